@@ -1,0 +1,65 @@
+/**
+ * Service configuration, read once from the environment and validated before anything starts.
+ * A missing or malformed setting stops the process with one line that names it (see main.ts).
+ * Plain module: no framework imports, so entry points and tools can load it too.
+ */
+import { z } from 'zod';
+import path from 'node:path';
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** PostgreSQL connection string. When absent the embedded PGlite database in DATA_DIR is used. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  /** Folder for embedded state (PGlite database). */
+  DATA_DIR: z.string().min(1).default('data'),
+  /** PKCS#11 module (SoftHSM2 locally, a network HSM's module in production). */
+  HSM_MODULE: z.string().min(1).default('/usr/lib/softhsm/libsofthsm2.so'),
+  HSM_TOKEN_LABEL: z.string().min(1).max(32).default('privacy-service'),
+  /** User PIN of the token. Never logged. */
+  HSM_PIN: z.string().min(4, 'must be at least 4 characters'),
+  HSM_SESSIONS: z.coerce.number().int().min(1).max(64).default(4),
+  /** Any EVM JSON-RPC endpoint (Hardhat locally, Besu/Geth in production). */
+  LEDGER_RPC_URL: z.string().url().default('http://127.0.0.1:8545'),
+  /**
+   * Private key (0x + 64 hex) of the service's ledger account. When absent, the first unlocked
+   * account of the JSON-RPC node is used (local Hardhat node only).
+   */
+  LEDGER_PRIVATE_KEY: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{64}$/, 'must be 0x followed by 64 hex digits')
+    .optional(),
+  /** Pepper mixed into API key hashes (HMAC key). Never logged. */
+  API_KEY_PEPPER: z.string().min(16, 'must be at least 16 characters').optional(),
+});
+
+export type AppConfig = z.infer<typeof schema> & { DATA_DIR: string };
+
+export class ConfigError extends Error {
+  constructor(readonly setting: string, reason: string) {
+    super(`configuration error: ${setting} ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validate the environment; throws ConfigError naming the first bad setting. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const setting = String(issue.path[0] ?? 'environment');
+    const reason = issue.code === 'invalid_type' && env[setting] === undefined ? 'is required but not set' : issue.message;
+    throw new ConfigError(setting, reason);
+  }
+  return { ...parsed.data, DATA_DIR: path.resolve(parsed.data.DATA_DIR) };
+}
+
+/** Injection token for the validated configuration. */
+export const APP_CONFIG = Symbol('APP_CONFIG');
