@@ -24,7 +24,7 @@ const schema = z.object({
   HSM_MODULE: z.string().min(1).default('/usr/lib/softhsm/libsofthsm2.so'),
   HSM_TOKEN_LABEL: z.string().min(1).max(32).default('privacy-service'),
   /** User PIN of the token. Never logged. */
-  HSM_PIN: z.string().min(4, 'must be at least 4 characters'),
+  HSM_PIN: z.string().min(4, 'must be at least 4 characters').optional(),
   HSM_SESSIONS: z.coerce.number().int().min(1).max(64).default(4),
   /** Any EVM JSON-RPC endpoint (Hardhat locally, Besu/Geth in production). */
   LEDGER_RPC_URL: z.string().url().default('http://127.0.0.1:8545'),
@@ -36,8 +36,6 @@ const schema = z.object({
     .string()
     .regex(/^0x[0-9a-fA-F]{64}$/, 'must be 0x followed by 64 hex digits')
     .optional(),
-  /** Pepper mixed into API key hashes (HMAC key). Never logged. */
-  API_KEY_PEPPER: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export type AppConfig = z.infer<typeof schema> & { DATA_DIR: string };
@@ -49,14 +47,22 @@ export class ConfigError extends Error {
   }
 }
 
+export interface LoadOptions {
+  /** Processes that open the HSM (API, worker) need its PIN; tools that only touch the database do not. */
+  requireHsm?: boolean;
+}
+
 /** Validate the environment; throws ConfigError naming the first bad setting. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): AppConfig {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const setting = String(issue.path[0] ?? 'environment');
     const reason = issue.code === 'invalid_type' && env[setting] === undefined ? 'is required but not set' : issue.message;
     throw new ConfigError(setting, reason);
+  }
+  if ((opts.requireHsm ?? true) && !parsed.data.HSM_PIN) {
+    throw new ConfigError('HSM_PIN', 'is required but not set (the embedded launcher reads it from hsm/token.env)');
   }
   return { ...parsed.data, DATA_DIR: path.resolve(parsed.data.DATA_DIR) };
 }

@@ -1,0 +1,11 @@
+/**
+ * Every schema migration, oldest first, listed explicitly (no filesystem globs). A new migration
+ * is a file `<timestamp>-<Name>.ts` in this folder exporting a class named `<Name><timestamp>`,
+ * appended here. Migrations must run on PostgreSQL 15 and on PGlite (PostgreSQL 18): plain SQL,
+ * no extensions (gen_random_uuid() is built in).
+ */
+import type { MigrationInterface } from 'typeorm';
+import { Foundation1700000000000 } from './1700000000000-Foundation.js';
+import { Ledger1700000000100 } from './1700000000100-Ledger.js';
+
+export const MIGRATIONS: (new () => MigrationInterface)[] = [Foundation1700000000000, Ledger1700000000100];

@@ -1,0 +1,61 @@
+/**
+ * Worker process: runs the handlers of background jobs, apart from the API.
+ *
+ *   npm run worker        (DATABASE_URL must point at the same PostgreSQL as the API)
+ *
+ * With the embedded PGlite database a separate worker cannot run while the API holds the database
+ * (PGlite serves one process); the embedded service runs its workers in-process instead.
+ * Stops gracefully on SIGTERM/SIGINT: no new jobs are fetched, jobs in progress finish (up to 30 s).
+ */
+import 'reflect-metadata';
+import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ConfigModule } from './config/config.module.js';
+import { loadConfig, type AppConfig } from './config/config.js';
+import { DbModule } from './db/db.module.js';
+import { QueueModule } from './queue/queue.module.js';
+import { QueueService } from './queue/queue.service.js';
+
+/** The modules whose job handlers this process runs. */
+@Module({})
+export class WorkerModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), DbModule, QueueModule] };
+  }
+}
+
+async function main(): Promise<void> {
+  const logger = new Logger('Worker');
+  const config = loadConfig();
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { abortOnError: false });
+  const queues = await app.get(QueueService).startWorkers();
+  logger.log(`worker ${process.pid} started on ${config.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}; queues: ${queues.join(', ')}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting without waiting for jobs in progress`);
+      process.exit(1);
+    }
+    stopping = true;
+    logger.log(`${signal}: stopping (finishing jobs in progress)`);
+    app.close().then(
+      () => {
+        logger.log(`worker ${process.pid} stopped`);
+        process.exit(0);
+      },
+      (e: unknown) => {
+        logger.error(`error while stopping: ${(e as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  const msg = e instanceof Error ? e.message : String(e);
+  console.error(`worker: ${msg.replace(/(\w+:\/\/)[^@\s/]+@/g, '$1***@').split('\n')[0]}`);
+  process.exit(1);
+});
