@@ -9,6 +9,7 @@ import { LedgerModule } from './ledger/ledger.module.js';
 import { QueueModule } from './queue/queue.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { HealthModule } from './health/health.module.js';
+import { AuditModule } from './audit/audit.module.js';
 
 /**
  * The API process. Platform modules (config, db, queue, hsm, ledger, auth) first, then one
@@ -28,6 +29,7 @@ export class AppModule {
         LedgerModule,
         AuthModule,
         HealthModule,
+        AuditModule,
       ],
     };
   }

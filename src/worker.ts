@@ -8,7 +8,7 @@
  * Stops gracefully on SIGTERM/SIGINT: no new jobs are fetched, jobs in progress finish (up to 30 s).
  */
 import 'reflect-metadata';
-import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import { Logger, Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigModule } from './config/config.module.js';
 import { loadConfig, type AppConfig } from './config/config.js';
@@ -18,7 +18,7 @@ import { QueueService } from './queue/queue.service.js';
 
 /** The modules whose job handlers this process runs. */
 @Module({})
-export class WorkerModule {
+class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return { module: WorkerModule, imports: [ConfigModule.forRoot(config), DbModule, QueueModule] };
   }
@@ -26,32 +26,39 @@ export class WorkerModule {
 
 async function main(): Promise<void> {
   const logger = new Logger('Worker');
-  const config = loadConfig();
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { abortOnError: false });
-  const queues = await app.get(QueueService).startWorkers();
-  logger.log(`worker ${process.pid} started on ${config.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}; queues: ${queues.join(', ')}`);
-
+  let app: INestApplicationContext | undefined;
   let stopping = false;
-  const stop = (signal: string) => {
+
+  const close = async (ctx: INestApplicationContext): Promise<void> => {
+    try {
+      await ctx.close();
+      logger.log(`worker ${process.pid} stopped`);
+      process.exit(0);
+    } catch (e) {
+      logger.error(`error while stopping: ${(e as Error).message}`);
+      process.exit(1);
+    }
+  };
+  // Installed before start-up, so a signal during start-up (PGlite's first open takes seconds)
+  // still ends with a clean close rather than the default abrupt exit.
+  const onSignal = (signal: string) => {
     if (stopping) {
       logger.warn(`${signal} again: exiting without waiting for jobs in progress`);
       process.exit(1);
     }
     stopping = true;
     logger.log(`${signal}: stopping (finishing jobs in progress)`);
-    app.close().then(
-      () => {
-        logger.log(`worker ${process.pid} stopped`);
-        process.exit(0);
-      },
-      (e: unknown) => {
-        logger.error(`error while stopping: ${(e as Error).message}`);
-        process.exit(1);
-      },
-    );
+    if (app) void close(app);
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  const config = loadConfig();
+  const ctx = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { abortOnError: false });
+  app = ctx;
+  if (stopping) return close(ctx);
+  const queues = await ctx.get(QueueService).startWorkers();
+  logger.log(`worker ${process.pid} started on ${config.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}; queues: ${queues.join(', ')}`);
 }
 
 main().catch((e: unknown) => {

@@ -2,7 +2,7 @@
  * Principals and their API keys, over a TypeORM DataSource. Used by the Nest AuthService and by
  * the admin command-line tool (which must work before any admin key exists).
  */
-import { IsNull, type DataSource } from 'typeorm';
+import { IsNull, type DataSource, type EntityManager } from 'typeorm';
 import { ApiKey } from './api-key.entity.js';
 import { Principal } from './principal.entity.js';
 import { generateApiKey, hashApiKey, parseApiKey } from './api-key-format.js';
@@ -18,13 +18,26 @@ export interface PrincipalView {
   keys: { prefix: string; createdAt: string; revokedAt: string | null }[];
 }
 
-export class PrincipalStore {
-  constructor(private readonly ds: DataSource) {}
+/** Records an administrative action in the audit log inside the action's own transaction. */
+export type AuditRecorder = (
+  manager: EntityManager,
+  event: { type: string; actor: string; subject: string; body: Record<string, unknown> },
+) => Promise<unknown>;
 
-  async createPrincipal(name: string, role: Role): Promise<PrincipalView> {
+export class PrincipalStore {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly record: AuditRecorder = async () => undefined,
+  ) {}
+
+  /** `actor` is who does it: an admin principal's name, or "admin-cli". */
+  async createPrincipal(name: string, role: Role, actor = 'admin-cli'): Promise<PrincipalView> {
     try {
-      const saved = await this.ds.getRepository(Principal).save({ name, role });
-      return this.view(saved, []);
+      return await this.ds.transaction(async (m) => {
+        const saved = await m.getRepository(Principal).save({ name, role });
+        await this.record(m, { type: 'auth.principal.created', actor, subject: name, body: { role } });
+        return this.view(saved, []);
+      });
     } catch (e) {
       if ((e as { code?: string }).code === '23505') throw conflict(`a principal named "${name}" already exists`);
       throw e;
@@ -32,22 +45,29 @@ export class PrincipalStore {
   }
 
   /** Issues a new key; the full key is returned once and only its hash is stored. */
-  async issueKey(principalName: string): Promise<{ key: string; prefix: string; principal: string; role: Role }> {
-    const principal = await this.ds.getRepository(Principal).findOneBy({ name: principalName });
-    if (!principal) throw notFound(`no principal named "${principalName}"`);
-    if (principal.disabledAt) throw conflict(`principal "${principalName}" is disabled`);
-    const k = generateApiKey();
-    await this.ds.getRepository(ApiKey).insert({ principalId: principal.id, prefix: k.prefix, keyHash: k.hash });
-    return { key: k.key, prefix: k.prefix, principal: principal.name, role: principal.role as Role };
+  async issueKey(principalName: string, actor = 'admin-cli'): Promise<{ key: string; prefix: string; principal: string; role: Role }> {
+    return this.ds.transaction(async (m) => {
+      const principal = await m.getRepository(Principal).findOneBy({ name: principalName });
+      if (!principal) throw notFound(`no principal named "${principalName}"`);
+      if (principal.disabledAt) throw conflict(`principal "${principalName}" is disabled`);
+      const k = generateApiKey();
+      await m.getRepository(ApiKey).insert({ principalId: principal.id, prefix: k.prefix, keyHash: k.hash });
+      // The audit record names the key by its public prefix only.
+      await this.record(m, { type: 'auth.key.issued', actor, subject: principalName, body: { prefix: k.prefix } });
+      return { key: k.key, prefix: k.prefix, principal: principal.name, role: principal.role as Role };
+    });
   }
 
   /** Revokes a key by its public prefix. Revoking twice is a no-op that reports the first time. */
-  async revokeKey(prefix: string): Promise<{ prefix: string; revokedAt: string }> {
-    const repo = this.ds.getRepository(ApiKey);
-    await repo.update({ prefix, revokedAt: IsNull() }, { revokedAt: new Date() });
-    const key = await repo.findOneBy({ prefix });
-    if (!key) throw notFound(`no API key with prefix "${prefix}"`);
-    return { prefix, revokedAt: key.revokedAt!.toISOString() };
+  async revokeKey(prefix: string, actor = 'admin-cli'): Promise<{ prefix: string; revokedAt: string }> {
+    return this.ds.transaction(async (m) => {
+      const repo = m.getRepository(ApiKey);
+      const result = await repo.update({ prefix, revokedAt: IsNull() }, { revokedAt: new Date() });
+      const key = await repo.findOneBy({ prefix });
+      if (!key) throw notFound(`no API key with prefix "${prefix}"`);
+      if (result.affected) await this.record(m, { type: 'auth.key.revoked', actor, subject: prefix, body: {} });
+      return { prefix, revokedAt: key.revokedAt!.toISOString() };
+    });
   }
 
   async list(): Promise<PrincipalView[]> {

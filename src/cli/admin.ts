@@ -13,6 +13,7 @@ import 'reflect-metadata';
 import { loadConfig } from '../config/config.js';
 import { createDataSource, runMigrations } from '../db/data-source.js';
 import { PrincipalStore } from '../auth/principal-store.js';
+import { AuditStore } from '../audit/audit-store.js';
 import { ROLES, type Role } from '../auth/roles.js';
 import { describeStartupError } from '../common/startup-error.js';
 
@@ -30,7 +31,9 @@ async function main(argv: string[]): Promise<number> {
   await ds.initialize();
   try {
     await runMigrations(ds);
-    const store = new PrincipalStore(ds);
+    // Every change is recorded in the audit log, in the same transaction, with actor "admin-cli".
+    const audit = new AuditStore(ds);
+    const store = new PrincipalStore(ds, (m, e) => audit.append([e], m));
     switch (cmd) {
       case 'create-principal': {
         const [name, role] = args;

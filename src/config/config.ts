@@ -36,6 +36,12 @@ const schema = z.object({
     .string()
     .regex(/^0x[0-9a-fA-F]{64}$/, 'must be 0x followed by 64 hex digits')
     .optional(),
+  /** The audit log's identity, the first line of every checkpoint (no spaces). */
+  AUDIT_ORIGIN: z.string().regex(/^[\x21-\x2a\x2c-\x7e]{1,255}$/, 'must be printable ASCII without spaces or "+"').default('privacy-service.local/audit-log'),
+  /** How often workers sign a checkpoint when the log has grown, and trigger anchoring. */
+  AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(5000),
+  /** Most checkpoints anchored in one ledger transaction. */
+  AUDIT_ANCHOR_BATCH: z.coerce.number().int().min(1).max(200).default(50),
 });
 
 export type AppConfig = z.infer<typeof schema> & { DATA_DIR: string };

@@ -1,4 +1,4 @@
-import { Logger, Module } from '@nestjs/common';
+import { Global, Logger, Module } from '@nestjs/common';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
@@ -16,12 +16,13 @@ const logger = new Logger('Database');
 
 /**
  * Opens the service's DataSource (PostgreSQL or embedded PGlite, see data-source.ts), applies
- * pending migrations before anything else starts, and provides DbHealth. The DataSource itself
- * (and repositories via TypeOrmModule.forFeature) is injectable everywhere.
+ * pending migrations before anything else starts, and provides DbHealth. Global: the DataSource,
+ * DbHealth (and repositories via TypeOrmModule.forFeature) are injectable without importing it.
  *
  * Start-up fails fast with one actionable line when the database cannot be reached: only
  * transient network errors are retried, twice, a second apart.
  */
+@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({

@@ -136,15 +136,18 @@ export class LedgerService implements OnModuleDestroy {
   async deploy(contractName: string, args: readonly unknown[] = [], options: DeployOptions = {}): Promise<Deployment> {
     const key = options.key ?? contractName;
     return this.#exclusive(key, async () => {
+      const { chainId, provider, signer } = await this.#connect();
+      const deployments = this.dataSource.getRepository(DeployedContract);
+
+      const recorded = await deployments.findOneBy({ chainId, key });
+      if (recorded && recorded.name !== contractName) {
+        throw new LedgerError(`key ${key} on chain ${chainId} already holds contract ${recorded.name}, not ${contractName}; use another key`);
+      }
       const artifact = await this.loadArtifact(contractName);
       if (Object.keys(artifact.linkReferences ?? {}).length > 0) {
         throw new LedgerError(`contract ${contractName} needs linked libraries, which deploy() does not support`);
       }
       if (artifact.bytecode === '0x') throw new LedgerError(`contract ${contractName} is abstract or an interface`);
-      const { chainId, provider, signer } = await this.#connect();
-      const deployments = this.dataSource.getRepository(DeployedContract);
-
-      const recorded = await deployments.findOneBy({ chainId, key });
       if (recorded && (await this.#isLive(provider, recorded))) {
         return this.#deployment(recorded, artifact, signer, true);
       }
@@ -195,7 +198,7 @@ export class LedgerService implements OnModuleDestroy {
   /** Release the JSON-RPC provider (timers, sockets). */
   async close(): Promise<void> {
     const connection = this.#connection;
-    this.#connection = undefined;
+    this.#connection = this.#connectionChainId = undefined;
     if (connection) (await connection.catch(() => undefined))?.provider.destroy();
   }
 

@@ -3,7 +3,11 @@
  *
  * Used by the embedded launcher and by the test suite. The node is spawned with the running Node
  * binary and the project's own Hardhat (never a global one), in its own process group so that
- * stop() ends it and anything it started. Plain module: no Nest or database imports.
+ * stop() ends it and anything it started.
+ *
+ * Plain module with only Node built-in imports and erasable TypeScript syntax, so that Node can
+ * also load this file directly (type stripping), e.g. from a Jest global setup, which Node's own
+ * resolver loads: `await import(pathToFileURL('src/ledger/local-node.ts').href)`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { realpathSync } from 'node:fs';
@@ -178,7 +182,10 @@ function sleep(ms: number): Promise<void> {
 /** Keeps the last `limit` characters of the child's output for error messages. */
 class OutputTail {
   #text = '';
-  constructor(private readonly limit: number) {}
+  readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
 
   push(chunk: Buffer): void {
     this.#text = (this.#text + chunk.toString('utf8')).slice(-this.limit);

@@ -51,10 +51,10 @@ interface Registration {
 export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Queue');
   private readonly registrations = new Map<string, Registration>();
-  private boss?: PgBoss;
   private pglite?: PglitePool;
   private starting?: Promise<PgBoss>;
   private workersRunning = false;
+  private stopped = false;
   /**
    * The transaction a send() with `manager` runs in. On PGlite every statement pg-boss issues for
    * that send (including its queue lookup) must use the transaction's connection: the one session
@@ -78,6 +78,7 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
 
   /** Connects pg-boss and installs or upgrades its schema. Idempotent. */
   start(): Promise<PgBoss> {
+    if (this.stopped) return Promise.reject(new Error('the job queue has been stopped'));
     this.starting ??= this.doStart().catch((e: unknown) => {
       this.starting = undefined;
       throw e;
@@ -109,7 +110,6 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
       this.pglite = undefined;
       throw e;
     }
-    this.boss = boss;
     return boss;
   }
 
@@ -166,11 +166,11 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
 
   /** Stops fetching, waits (up to 30 s) for jobs in progress, then disconnects. Idempotent. */
   async stop(): Promise<void> {
+    this.stopped = true;
     const starting = this.starting;
     this.starting = undefined;
     this.workersRunning = false;
     const boss = await starting?.catch(() => undefined);
-    this.boss = undefined;
     try {
       await boss?.stop({ graceful: true, timeout: 30_000 });
     } finally {

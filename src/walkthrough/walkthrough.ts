@@ -4,8 +4,7 @@
  * (as the admin CLI would), because nobody holds a key yet.
  */
 import type { INestApplication } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { PrincipalStore } from '../auth/principal-store.js';
+import { AuthService } from '../auth/auth.service.js';
 import { runChapters } from './chapters.js';
 
 export interface WalkthroughContext {
@@ -48,7 +47,7 @@ export async function runWalkthrough(ctx: WalkthroughContext): Promise<void> {
   if (ready.status !== 200) throw new Error(`the service is not ready: ${JSON.stringify(ready.body)}`);
 
   section('2. principals and API keys');
-  const store = new PrincipalStore(app.get(DataSource));
+  const store = app.get(AuthService);
   const suffix = Date.now().toString(36);
   const admin = `admin-${suffix}`;
   await store.createPrincipal(admin, 'admin');

@@ -6,10 +6,9 @@
 import path from 'node:path';
 import request from 'supertest';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config/config.js';
 import { createApp } from '../../src/app.js';
-import { PrincipalStore } from '../../src/auth/principal-store.js';
+import { AuthService } from '../../src/auth/auth.service.js';
 
 let app: NestExpressApplication;
 let adminKey: string;
@@ -19,7 +18,7 @@ beforeAll(async () => {
   const config = loadConfig({ ...process.env, DATA_DIR: path.join(process.env.TEST_SCRATCH_DIR!, 'app-e2e') });
   app = await createApp(config, { quiet: true });
   await app.init();
-  const store = new PrincipalStore(app.get(DataSource));
+  const store = app.get(AuthService);
   const tag = Date.now().toString(36);
   await store.createPrincipal(`admin-${tag}`, 'admin');
   adminKey = (await store.issueKey(`admin-${tag}`)).key;

@@ -33,19 +33,14 @@ const PGLITE_VERSION = JSON.parse(
   fs.readFileSync(path.join(process.cwd(), 'node_modules/@electric-sql/pglite/package.json'), 'utf8'),
 ).version as string;
 
-/** Milliseconds the first PGlite open (initdb) took in this process, when it happened here. */
-export let pgliteInitdbMs: number | undefined;
-
 async function pgliteTemplate(): Promise<string> {
   const template = path.join(os.tmpdir(), `pglite-template-${PGLITE_VERSION}`);
   if (fs.existsSync(path.join(template, 'PG_VERSION'))) return template;
   const building = fs.mkdtempSync(path.join(os.tmpdir(), 'pglite-template-build-'));
   const dir = path.join(building, 'pglite');
-  const started = Date.now();
   const pool = new PglitePool(dir);
   await pool.query('SELECT 1');
   await pool.end();
-  pgliteInitdbMs = Date.now() - started;
   try {
     fs.renameSync(dir, template);
   } catch {

@@ -1,12 +1,13 @@
 /** hsm/setup-token.sh: a project-local token, created once, PINs only in the 0600 env file. */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureLocalToken, parseEnvFile } from '../../src/hsm/local-token.js';
 
 const script = path.resolve('hsm/setup-token.sh');
 const base = mkdtempSync(path.join(process.env.TEST_SCRATCH_DIR ?? os.tmpdir(), 'hsm-setup-'));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 function run(dir: string, label?: string): string {
   // env is given explicitly so the child never inherits this process's SOFTHSM2_CONF.

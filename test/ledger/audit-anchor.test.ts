@@ -71,6 +71,7 @@ describe('AuditAnchor', () => {
 
   beforeAll(async () => {
     anchor = await deployAnchor();
+    gas.deploy = (await anchor.deploymentTransaction()!.wait())!.gasUsed;
   });
 
   it('starts empty with the deployer as anchorer', async () => {

@@ -3,7 +3,12 @@
  * by several service instances, redeployment after the chain is reset, and health when the node is down.
  */
 import { createServer } from 'node:http';
-import { Logger } from '@nestjs/common';
+import net from 'node:net';
+import { Global, Logger, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { ConfigModule } from '../../src/config/config.module.js';
+import { LedgerModule } from '../../src/ledger/ledger.module.js';
 import { Contract, id } from 'ethers';
 import type { AppConfig } from '../../src/config/config.js';
 import { decodeRevert } from '../../src/ledger/contract-error.js';
@@ -51,6 +56,22 @@ describe('LedgerService', () => {
     expect(MIGRATIONS).toContain(Ledger1700000000100);
   });
 
+  it('is provided by LedgerModule to a Nest application', async () => {
+    @Global()
+    @Module({ providers: [{ provide: DataSource, useValue: db.dataSource }], exports: [DataSource] })
+    class TestDbModule {}
+    const config = { LEDGER_RPC_URL: node.url } as AppConfig;
+    const app = await NestFactory.createApplicationContext(
+      { module: class TestApp {}, imports: [ConfigModule.forRoot(config), TestDbModule, LedgerModule] },
+      { logger: false },
+    );
+    try {
+      expect((await app.get(LedgerService).health()).status).toBe('ok');
+    } finally {
+      await app.close(); // onModuleDestroy releases the provider
+    }
+  });
+
   it('reports health with chain id and head block', async () => {
     const health = await ledgerService().health();
     expect(health).toMatchObject({ status: 'ok', chainId: 31337 });
@@ -89,6 +110,9 @@ describe('LedgerService', () => {
     expect(other.address).not.toBe((await ledger.getContract('AuditAnchor')).target);
     expect((await rows()).map((r) => r.key)).toEqual(['AuditAnchor', 'audit-anchor-2']);
     await expect(ledger.getContract('unknown')).rejects.toThrow(/no contract is deployed under key unknown on chain 31337/);
+    await expect(ledger.deploy('SomeOtherContract', [], { key: 'audit-anchor-2' })).rejects.toThrow(
+      /key audit-anchor-2 on chain 31337 already holds contract AuditAnchor, not SomeOtherContract/,
+    );
   });
 
   it('sends concurrent transactions from a private-key account without nonce collisions', async () => {
@@ -140,6 +164,28 @@ describe('LedgerService', () => {
 
     // And from now on it is reused again.
     expect((await ledgerService().deploy('AuditAnchor', [await ledger.address()])).reused).toBe(true);
+  });
+
+  it('gives up on a node that accepts connections but never answers', async () => {
+    const held = new Set<net.Socket>();
+    const server = net.createServer((socket) => held.add(socket)); // holds every connection open, silently
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port: silentPort } = server.address() as net.AddressInfo;
+      const config = { LEDGER_RPC_URL: `http://127.0.0.1:${silentPort}` } as AppConfig;
+      const ledger = new LedgerService(config, db.dataSource, { healthTimeoutMs: 300, requestTimeoutMs: 300 });
+      services.push(ledger);
+      expect(await ledger.health()).toMatchObject({
+        status: 'down',
+        detail: `ledger node at http://127.0.0.1:${silentPort} did not answer eth_chainId within 300 ms`,
+      });
+      await expect(ledger.chainId()).rejects.toThrow(/did not answer eth_chainId within 300 ms/);
+    } finally {
+      await new Promise((resolve) => {
+        server.close(resolve);
+        for (const socket of held) socket.destroy();
+      });
+    }
   });
 
   it('refuses the node account on a non-development chain when no private key is configured', async () => {

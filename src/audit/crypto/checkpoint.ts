@@ -33,7 +33,7 @@
  */
 import { p256 } from '@noble/curves/nist.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesEqual, fromBase64, fromHex, toBase64, toHex, utf8DecodeStrict, utf8Encode } from './bytes.js';
+import { bytesEqual, fromBase64, fromHex, toBase64, toHex, utf8Encode } from './bytes.js';
 import { CheckpointError } from './errors.js';
 import { HASH_SIZE } from './merkle.js';
 import { rejected, verified, type VerificationResult } from './verification-result.js';
@@ -73,8 +73,6 @@ const ORIGIN_RE = /^[\x21-\x2a\x2c-\x7e]{1,255}$/;
 const DECIMAL_RE = /^(0|[1-9][0-9]*)$/;
 const TIMESTAMP_PREFIX = 'timestamp-ms ';
 const SIGNATURE_SIZE = 64;
-/** C2SP signed-note signature type for ECDSA (transparency-dev/witness). */
-const NOTE_ECDSA_TYPE = 0x02;
 
 /** DER prefix of a P-256 SubjectPublicKeyInfo with an uncompressed point (id-ecPublicKey, prime256v1, BIT STRING). */
 const P256_SPKI_PREFIX = fromHex('3059301306072a8648ce3d020106082a8648ce3d030107034200')!;
@@ -266,6 +264,22 @@ export function verifyCheckpoint(checkpoint: Checkpoint, keys: PublicKeyInput | 
 
 // ---------------------------------------------------------------------------
 // Signed-note rendering (c2sp.org/signed-note), for existing note tools
+
+/** C2SP signed-note signature type for ECDSA (as transparency-dev/witness and Rekor implement it). */
+const NOTE_ECDSA_TYPE = 0x02;
+
+/**
+ * The verifier key string of note tools for this key:
+ * "<origin>+<key hash, 8 hex digits>+base64(0x02 || SPKI DER)".
+ */
+export function noteVerifierKey(origin: string, publicKey: PublicKeyInput): string {
+  if (typeof origin !== 'string' || !ORIGIN_RE.test(origin)) throw new CheckpointError('origin is not a valid key name');
+  const { spki } = parsePublicKey(publicKey);
+  const blob = new Uint8Array(1 + spki.length);
+  blob[0] = NOTE_ECDSA_TYPE;
+  blob.set(spki, 1);
+  return `${origin}+${toHex(sha256(spki).subarray(0, 4))}+${toBase64(blob)}`;
+}
 
 /**
  * The checkpoint as a C2SP signed note: body, blank line, and one signature

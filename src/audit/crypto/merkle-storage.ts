@@ -217,7 +217,8 @@ export class MerkleAppender {
     requireTreeSize(size, 'tree size');
     const ids = frontierNodeIds(size);
     if (!Array.isArray(frontier) || frontier.length !== ids.length) {
-      throw new MerkleProofError(`a tree of size ${size} has a frontier of ${ids.length} nodes, got ${frontier.length}`);
+      const got = Array.isArray(frontier) ? `${frontier.length}` : 'no list';
+      throw new MerkleProofError(`a tree of size ${size} has a frontier of ${ids.length} nodes, got ${got}`);
     }
     frontier.forEach((h, i) => requireHash(h, `frontier[${i}]`));
     return new MerkleAppender(size, frontier.map((h) => Uint8Array.from(h)));

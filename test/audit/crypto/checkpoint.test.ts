@@ -13,6 +13,7 @@ import {
   checkpointDigest,
   checkpointFromSignedNote,
   keyIdOf,
+  noteVerifierKey,
   parseCheckpointBody,
   parsePublicKey,
   publicKeyToPem,
@@ -201,6 +202,18 @@ describe('signed-note rendering', () => {
     const back = checkpointFromSignedNote(note, signer.publicKey);
     expect(back).toMatchObject(HEAD);
     expect(verifyCheckpoint(back, signer.publicKey).ok).toBe(true);
+  });
+
+  it('names the key for note tools as <name>+<key hash>+base64(0x02 || SPKI)', () => {
+    const vkey = noteVerifierKey('bank.example/audit', signer.publicKey);
+    const [name, hash, ...rest] = vkey.split('+'); // base64 may contain "+": split at the first two only
+    const blob = rest.join('+');
+    expect(name).toBe('bank.example/audit');
+    expect(hash).toBe(keyIdOf(signer.publicKey).slice(0, 8));
+    const bytes = Buffer.from(blob, 'base64');
+    expect(bytes[0]).toBe(0x02);
+    expect(new Uint8Array(bytes.subarray(1))).toEqual(signer.publicKey);
+    expect(() => noteVerifierKey('bank audit', signer.publicKey)).toThrow(CheckpointError);
   });
 
   it('skips signatures by other keys and rejects malformed notes', async () => {
