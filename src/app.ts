@@ -15,10 +15,11 @@ export interface CreateAppOptions {
 
 /** Builds the HTTP application (not yet listening). Throws on any start-up failure. */
 export async function createApp(config: AppConfig, opts: CreateAppOptions = {}): Promise<NestExpressApplication> {
+  // Nest's own logger stays off during start-up: a failure is reported once, as one line, by the
+  // entry point (no stack dump); after start-up all logs go through pino.
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bufferLogs: true,
     abortOnError: false,
-    logger: opts.quiet ? false : undefined,
+    logger: false,
   });
   if (!opts.quiet) app.useLogger(app.get(Logger));
   app.useGlobalFilters(new ProblemFilter());

@@ -15,6 +15,7 @@ import { loadConfig } from './config/config.js';
 import { createApp } from './app.js';
 import { describeStartupError } from './common/startup-error.js';
 import { runWalkthrough } from './walkthrough/walkthrough.js';
+import { startBackgroundWork } from './background.js';
 
 const step = (msg: string) => console.log(`\x1b[1m[embedded]\x1b[0m ${msg}`);
 
@@ -34,7 +35,6 @@ async function main(): Promise<void> {
     ledger = await startLocalLedgerNode({ port: 8545, cwd: root });
     process.env.LEDGER_RPC_URL = ledger.url;
   }
-  process.env.RUN_WORKERS ??= 'true';
   // Keep the terminal readable: the walkthrough prints what happens; warnings and errors still log.
   process.env.LOG_LEVEL ??= 'warn';
 
@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   step(`database: ${config.DATABASE_URL ? 'PostgreSQL' : `PGlite in ${path.relative(root, config.DATA_DIR) || '.'}/pglite`}`);
   const app = await createApp(config);
   await app.listen(config.PORT, config.HOST);
+  await startBackgroundWork(app);
   const url = `http://${config.HOST}:${config.PORT}`;
 
   let stopping = false;

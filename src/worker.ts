@@ -14,13 +14,16 @@ import { ConfigModule } from './config/config.module.js';
 import { loadConfig, type AppConfig } from './config/config.js';
 import { DbModule } from './db/db.module.js';
 import { QueueModule } from './queue/queue.module.js';
-import { QueueService } from './queue/queue.service.js';
+import { HsmModule } from './hsm/hsm.module.js';
+import { LedgerModule } from './ledger/ledger.module.js';
+import { AuditModule } from './audit/audit.module.js';
+import { startBackgroundWork } from './background.js';
 
 /** The modules whose job handlers this process runs. */
 @Module({})
 class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), DbModule, QueueModule] };
+    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), DbModule, QueueModule, HsmModule, LedgerModule, AuditModule] };
   }
 }
 
@@ -57,7 +60,7 @@ async function main(): Promise<void> {
   const ctx = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { abortOnError: false });
   app = ctx;
   if (stopping) return close(ctx);
-  const queues = await ctx.get(QueueService).startWorkers();
+  const queues = await startBackgroundWork(ctx);
   logger.log(`worker ${process.pid} started on ${config.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}; queues: ${queues.join(', ')}`);
 }
 

@@ -1,3 +1,4 @@
+import { LedgerModule } from '../ledger/ledger.module.js';
 import { Global, Module } from '@nestjs/common';
 import { AnchoringService } from './anchoring.service.js';
 import { AuditController } from './audit.controller.js';
@@ -7,6 +8,7 @@ import { AuditService } from './audit.service.js';
 /** The audit log. Global: every capability appends to it; it imports no capability. */
 @Global()
 @Module({
+  imports: [LedgerModule],
   controllers: [AuditController],
   providers: [AuditService, AnchoringService, AuditScheduler],
   exports: [AuditService, AnchoringService, AuditScheduler],

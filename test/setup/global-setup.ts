@@ -9,11 +9,16 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { ensureLocalToken } from '../../src/hsm/local-token.js';
-import { startLocalLedgerNode } from '../../src/ledger/local-node.js';
+
+// Jest loads global setup outside its module mapper, so the project's modules are imported by
+// file URL (Node runs their TypeScript directly: both use only erasable syntax).
+const load = <T>(file: string): Promise<T> => import(pathToFileURL(path.resolve(file)).href) as Promise<T>;
 
 export default async function globalSetup(): Promise<void> {
+  const { ensureLocalToken } = await load<typeof import('../../src/hsm/local-token.js')>('src/hsm/local-token.ts');
+  const { startLocalLedgerNode } = await load<typeof import('../../src/ledger/local-node.js')>('src/ledger/local-node.ts');
   const g = globalThis as Record<string, unknown>;
   const scratch = mkdtempSync(path.join(tmpdir(), 'privacy-test-'));
   process.env.TEST_SCRATCH_DIR = scratch;
