@@ -63,6 +63,10 @@ export class ProblemFilter implements ExceptionFilter {
         }
         if (typeof b.detail === 'string') problem.detail = b.detail;
       }
+      // Body-parser failures reach us wrapped by the HTTP adapter; say what is wrong plainly.
+      const cause = (exception as { cause?: { type?: unknown } }).cause;
+      if (cause instanceof SyntaxError || cause?.type === 'entity.parse.failed') problem.detail = 'the request body is not valid JSON';
+      if (cause?.type === 'entity.too.large') problem.detail = 'the request body is too large';
       return problem;
     }
     // Body parser failures (malformed JSON, too large) arrive as plain errors with a status.

@@ -118,7 +118,8 @@ describe('OpenAPI', () => {
         routes.push(`${m.toUpperCase()} ${layer.route.path.replace(/:(\w+)/g, '{$1}')}`);
       }
     }
-    const apiRoutes = routes.filter((r) => !r.includes('/docs'));
+    // Swagger UI's own routes and the adapter's not-found catch-all are not API operations.
+    const apiRoutes = routes.filter((r) => !r.includes('/docs') && !r.includes('*'));
     expect(apiRoutes.length).toBeGreaterThan(5);
     for (const r of apiRoutes) expect(documented).toContain(r);
   });
