@@ -1,11 +1,12 @@
-/** Walkthrough chapters added by the capabilities (audit, proofs, custody, analytics). */
+/** Walkthrough chapters added by the capabilities, in order. */
 import type { WalkthroughContext } from './walkthrough.js';
+import { auditChapter } from './audit-chapter.js';
 
 export interface ChapterContext extends WalkthroughContext {
   adminKey: string;
   section: (title: string) => void;
 }
 
-export async function runChapters(_ctx: ChapterContext): Promise<void> {
-  // Capabilities append their chapters here.
+export async function runChapters(ctx: ChapterContext): Promise<void> {
+  await auditChapter(ctx);
 }

@@ -6,32 +6,14 @@
 import type { INestApplication } from '@nestjs/common';
 import { AuthService } from '../auth/auth.service.js';
 import { runChapters } from './chapters.js';
+import { http } from './http.js';
+
+
 
 export interface WalkthroughContext {
   app: INestApplication;
   baseUrl: string;
   log: (line: string) => void;
-}
-
-export interface HttpResult {
-  status: number;
-  contentType: string;
-  body: any;
-}
-
-export async function http(baseUrl: string, method: string, path: string, opts: { key?: string; body?: unknown } = {}): Promise<HttpResult> {
-  const headers: Record<string, string> = {};
-  if (opts.key) headers.authorization = `Bearer ${opts.key}`;
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(baseUrl + path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', body };
 }
 
 export async function runWalkthrough(ctx: WalkthroughContext): Promise<void> {
@@ -42,7 +24,8 @@ export async function runWalkthrough(ctx: WalkthroughContext): Promise<void> {
   const ready = await http(baseUrl, 'GET', '/ready');
   for (const c of ['database', 'hsm', 'ledger'] as const) {
     const s = ready.body[c];
-    log(`  ${c.padEnd(8)} ${s.status}${s.detail ? `  (${s.detail})` : ''}`);
+    const detail = s.detail ?? (s.chainId ? `chain ${s.chainId}, block ${s.blockNumber}` : undefined);
+    log(`  ${c.padEnd(8)} ${s.status}${detail ? `  (${detail})` : ''}`);
   }
   if (ready.status !== 200) throw new Error(`the service is not ready: ${JSON.stringify(ready.body)}`);
 
