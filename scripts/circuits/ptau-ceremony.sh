@@ -13,14 +13,16 @@
 # a byte-identical file on every run. Each named contribution uses
 # sha256(entropy string) as its beacon hash.
 #
-# Usage: bash scripts/circuits/ptau-ceremony.sh [power] [work dir]
-# Writes circuits/ptau/pot<power>_final.ptau; intermediates stay in the work dir.
+# Usage: bash scripts/circuits/ptau-ceremony.sh [power=15] [work dir] [output file]
+# Writes circuits/ptau/pot<power>_final.ptau unless an output file is given;
+# intermediates stay in the work dir (default circuits/build/tmp/ptau<power>, not committed).
+# Measured at 2^15 on 2 shared cores: contributions 143 s, prepare phase2 1214 s, verify 14 s.
 set -euo pipefail
 
 POWER="${1:-15}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-WORK="${2:-$ROOT/circuits/build/tmp/ptau$POWER}"
-OUT="$ROOT/circuits/ptau/pot${POWER}_final.ptau"
+WORK="$(realpath -m "${2:-$ROOT/circuits/build/tmp/ptau$POWER}")"
+OUT="$(realpath -m "${3:-$ROOT/circuits/ptau/pot${POWER}_final.ptau}")"
 SNARKJS="$ROOT/node_modules/.bin/snarkjs"
 
 ENTROPY_1="cbdc-privacy-service dev ceremony: contribution 1 (alice)"
