@@ -3,7 +3,8 @@
  * a checkpoint is signed by the HSM key, anchored on the ledger by a worker, and checked by the
  * standalone verifier, which trusts nothing but the public key, the proofs and the chain.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { http } from './http.js';
 import type { ChapterContext } from './chapters.js';
@@ -34,12 +35,13 @@ export async function auditChapter(ctx: ChapterContext): Promise<void> {
 
   const rpc = process.env.LEDGER_RPC_URL ?? 'http://127.0.0.1:8545';
   const cli = path.resolve('dist/src/audit/verifier/cli.js');
-  log(`  standalone verifier: node ${path.relative(process.cwd(), cli)} --url ${baseUrl} --seq ${size - 1} --rpc ${rpc} --contract ${anchor.body.contractAddress}`);
-  const run = spawnSync(
-    process.execPath,
-    [cli, '--url', baseUrl, '--seq', String(size - 1), '--api-key', adminKey, '--rpc', rpc, '--contract', anchor.body.contractAddress],
-    { encoding: 'utf8', timeout: 60_000 },
+  log(`  standalone verifier: npm run audit:verify -- --url ${baseUrl} --seq ${size - 1} --api-key <admin key> --rpc ${rpc} --contract ${anchor.body.contractAddress}`);
+  // Asynchronously: this process serves the API the verifier calls.
+  const args = [cli, '--url', baseUrl, '--seq', String(size - 1), '--api-key', adminKey, '--rpc', rpc, '--contract', anchor.body.contractAddress];
+  const run = await promisify(execFile)(process.execPath, args, { encoding: 'utf8', timeout: 60_000 }).then(
+    (r) => ({ ...r, code: 0 }),
+    (e: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: e.code ?? 1 }),
   );
   for (const line of `${run.stdout}${run.stderr}`.trim().split('\n')) log(`    ${line}`);
-  if (run.status !== 0) throw new Error(`the standalone verifier failed (exit ${run.status})`);
+  if (run.code !== 0) throw new Error(`the standalone verifier failed (exit ${run.code})`);
 }

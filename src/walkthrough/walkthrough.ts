@@ -33,8 +33,8 @@ export async function runWalkthrough(ctx: WalkthroughContext): Promise<void> {
   const store = app.get(AuthService);
   const suffix = Date.now().toString(36);
   const admin = `admin-${suffix}`;
-  await store.createPrincipal(admin, 'admin');
-  const adminKey = (await store.issueKey(admin)).key;
+  await store.createPrincipal(admin, 'admin', 'embedded-walkthrough');
+  const adminKey = (await store.issueKey(admin, 'embedded-walkthrough')).key;
   log(`  admin principal ${admin} created; its key is held by this walkthrough only`);
   const walletName = `wallet-${suffix}`;
   const created = await http(baseUrl, 'POST', '/admin/principals', { key: adminKey, body: { name: walletName, role: 'wallet-app' } });
