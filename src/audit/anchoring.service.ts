@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Contract } from 'ethers';
+import { DataSource, type QueryRunner } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { QueueService } from '../queue/queue.service.js';
@@ -9,11 +10,20 @@ import { AuditService } from './audit.service.js';
 export const ANCHOR_QUEUE = 'audit.anchor';
 export const ANCHOR_CONTRACT = 'AuditAnchor';
 
+/**
+ * Session-level advisory lock ("auditanc") held by the process that is anchoring, so that
+ * processes sharing a PostgreSQL database take turns. A process that dies mid-run releases it with
+ * its connection, at once.
+ */
+const ANCHOR_LOCK = 0x6175646974616e63n;
+
 export interface AnchorRunResult {
   confirmed: number[];
   alreadyOnChain: number[];
   txHash?: string;
   gasUsed?: string;
+  /** Set when another process was anchoring: this run did nothing (the other one takes what is open). */
+  busy?: true;
 }
 
 /**
@@ -23,7 +33,13 @@ export interface AnchorRunResult {
  * was mined before a crash), then sends the rest in one anchorBatch transaction, marks them
  * submitted, waits for the receipt and marks them confirmed. A ledger outage fails the job;
  * the rows stay open and the next run picks them up. Re-sending is harmless: the contract treats
- * an identical (size, root) as a no-op. The queue's 'stately' policy runs one job at a time.
+ * an identical (size, root) as a no-op. One run at a time: in a process, concurrent calls share a
+ * run; across processes on PostgreSQL, a run holds ANCHOR_LOCK (another process's run meanwhile
+ * returns at once, marked busy).
+ *
+ * The queue's policy is 'short' (at most one queued request), not 'stately' or 'singleton': those
+ * also allow only one active job, and the job of a worker that was killed mid-run stays active
+ * until it expires (15 minutes by default), which would stop all anchoring for that long.
  */
 @Injectable()
 export class AnchoringService {
@@ -36,10 +52,11 @@ export class AnchoringService {
     private readonly ledger: LedgerService,
     private readonly queue: QueueService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly ds: DataSource,
   ) {
     this.store = audit.store;
     queue.register(ANCHOR_QUEUE, async () => this.anchorPending(), {
-      queue: { policy: 'stately', retryLimit: 5, retryDelay: 2, retryBackoff: true },
+      queue: { policy: 'short', retryLimit: 5, retryDelay: 2, retryBackoff: true },
       worker: { pollingIntervalSeconds: 0.5 },
     });
   }
@@ -68,6 +85,49 @@ export class AnchoringService {
   }
 
   private async run(): Promise<AnchorRunResult> {
+    const unlock = await this.lockAcrossProcesses();
+    if (!unlock) return { confirmed: [], alreadyOnChain: [], busy: true };
+    try {
+      return await this.anchorOpen();
+    } finally {
+      await unlock();
+    }
+  }
+
+  /**
+   * Takes ANCHOR_LOCK on a connection of its own; returns its release, or null when another process
+   * holds it. PGlite serves a single process, whose runs are already shared: no lock (holding its
+   * one session for the run would starve the run's own queries).
+   */
+  private async lockAcrossProcesses(): Promise<(() => Promise<void>) | null> {
+    if (!this.config.DATABASE_URL) return async () => undefined;
+    const runner = this.ds.createQueryRunner('master');
+    const discard = (e: unknown) =>
+      // A connection that may still hold the lock must not go back to the pool.
+      (runner as QueryRunner & { releasePostgresConnection?: (err: unknown) => Promise<void> }).releasePostgresConnection?.(e) ?? runner.release();
+    let locked: boolean;
+    try {
+      const [row] = await runner.query(`SELECT pg_try_advisory_lock($1) AS locked`, [ANCHOR_LOCK.toString()]);
+      locked = row.locked === true;
+    } catch (e) {
+      await discard(e);
+      throw e;
+    }
+    if (!locked) {
+      await runner.release();
+      return null;
+    }
+    return async () => {
+      try {
+        await runner.query(`SELECT pg_advisory_unlock($1)`, [ANCHOR_LOCK.toString()]);
+        await runner.release();
+      } catch (e) {
+        await discard(e);
+      }
+    };
+  }
+
+  private async anchorOpen(): Promise<AnchorRunResult> {
     const open = await this.store.openAnchors(this.config.AUDIT_ANCHOR_BATCH);
     const result: AnchorRunResult = { confirmed: [], alreadyOnChain: [] };
     if (open.length === 0) return result;

@@ -141,7 +141,7 @@ describe(`worker process (${backend})`, () => {
   });
 
   function startWorker(): ChildProcess {
-    const env = { ...process.env, NODE_ENV: 'test', HSM_PIN: '1234', DATA_DIR: db.config.DATA_DIR, DATABASE_URL: db.config.DATABASE_URL ?? '' };
+    const env = { ...process.env, NODE_ENV: 'test', DATA_DIR: db.config.DATA_DIR, DATABASE_URL: db.config.DATABASE_URL ?? '' };
     if (!db.config.DATABASE_URL) delete (env as Record<string, string | undefined>).DATABASE_URL;
     const child = spawn(process.execPath, [path.join(buildDir, 'src/worker.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
