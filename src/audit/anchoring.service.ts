@@ -64,7 +64,14 @@ export class AnchoringService {
   /** The audit contract, deployed on first use (idempotent, recorded per chain). */
   async contract(): Promise<Contract> {
     const anchorer = await this.ledger.address();
-    return (await this.ledger.deploy(ANCHOR_CONTRACT, [anchorer], { key: ANCHOR_CONTRACT })).contract;
+    const deployment = await this.ledger.deploy(ANCHOR_CONTRACT, [anchorer], { key: ANCHOR_CONTRACT });
+    if (!deployment.reused) {
+      // A new contract: either the first one, or the chain was reset (a development node restarted)
+      // and the old contract is gone. Checkpoints confirmed elsewhere are anchored again, oldest first.
+      const reopened = await this.store.reopenConfirmedAnchors();
+      if (reopened > 0) this.logger.warn(`the audit contract was deployed anew; re-anchoring ${reopened} earlier checkpoints on it`);
+    }
+    return deployment.contract;
   }
 
   /** Chain id and address of the audit contract. */
@@ -128,12 +135,15 @@ export class AnchoringService {
   }
 
   private async anchorOpen(): Promise<AnchorRunResult> {
-    const open = await this.store.openAnchors(this.config.AUDIT_ANCHOR_BATCH);
+    let open = await this.store.openAnchors(this.config.AUDIT_ANCHOR_BATCH);
     const result: AnchorRunResult = { confirmed: [], alreadyOnChain: [] };
     if (open.length === 0) return result;
-    const sizes = open.map((r) => r.treeSize);
+    let sizes = open.map((r) => r.treeSize);
     try {
       const contract = await this.contract();
+      // contract() may have reopened earlier checkpoints (new contract): they go first.
+      open = await this.store.openAnchors(this.config.AUDIT_ANCHOR_BATCH);
+      sizes = open.map((r) => r.treeSize);
       const chainId = await this.ledger.chainId();
       const address = await contract.getAddress();
 

@@ -276,6 +276,19 @@ export class AuditStore {
     );
   }
 
+  /**
+   * Reopens every confirmed anchor, for a freshly deployed contract (which holds none of them).
+   * Rows the contract does hold are adopted again by the next run without a transaction.
+   */
+  async reopenConfirmedAnchors(): Promise<number> {
+    const rows = await this.ds.query(
+      `UPDATE audit_anchor SET status = 'pending', tx_hash = NULL, block_number = NULL,
+         last_error = 'the audit contract was deployed anew; anchoring again', updated_at = now()
+       WHERE status = 'confirmed' RETURNING tree_size`,
+    );
+    return Array.isArray(rows[0]) ? rows[0].length : rows.length;
+  }
+
   async markFailed(sizes: number[], error: string): Promise<void> {
     await this.ds.query(
       `UPDATE audit_anchor SET status = CASE WHEN status = 'submitted' THEN 'submitted' ELSE 'pending' END,
