@@ -10,6 +10,7 @@ import { QueueModule } from './queue/queue.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { HealthModule } from './health/health.module.js';
 import { AuditModule } from './audit/audit.module.js';
+import { ZkModule } from './zk/zk.module.js';
 
 /**
  * The API process. Platform modules (config, db, queue, hsm, ledger, auth) first, then one
@@ -30,6 +31,7 @@ export class AppModule {
         AuthModule,
         HealthModule,
         AuditModule,
+        ZkModule,
       ],
     };
   }

@@ -42,6 +42,8 @@ const schema = z.object({
   AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(5000),
   /** Most checkpoints anchored in one ledger transaction. */
   AUDIT_ANCHOR_BATCH: z.coerce.number().int().min(1).max(200).default(50),
+  ZK_ROOT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(4_294_967_295).default(3600), // validity of a superseded zk root
+  ZK_PROVER_THREADS: z.coerce.number().int().min(1).max(64).default(1), // warm Groth16 prover threads per process
 });
 
 export type AppConfig = z.infer<typeof schema> & { DATA_DIR: string };
