@@ -134,9 +134,12 @@ export class ProverPool {
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new ProverError('the prover pool is closed'));
     this.started ??= (async () => {
-      for (let i = 0; i < this.options.threads; i++) this.slots.push(this.spawn());
+      while (this.slots.length < this.options.threads) this.slots.push(this.spawn());
       await Promise.all(this.slots.map((s) => s.ready));
-    })();
+    })().catch((e: unknown) => {
+      this.started = undefined; // a later proof tries again (threads that did start are kept)
+      throw e;
+    });
     return this.started;
   }
 

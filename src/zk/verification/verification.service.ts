@@ -155,7 +155,10 @@ export class VerificationService implements OnApplicationShutdown {
     try {
       return parse();
     } catch (e) {
-      if (e instanceof CircuitInputError) throw reject('invalid-public-signal', `signal not a canonical field element: ${e.message}`);
+      if (e instanceof CircuitInputError) {
+        if (e.field === 'publicSignals') throw reject('invalid-public-signal', `wrong public signals: ${e.message}`);
+        throw reject('invalid-public-signal', `signal not a canonical field element: ${e.message}`);
+      }
       throw e;
     }
   }
