@@ -51,5 +51,5 @@ export async function runWalkthrough(ctx: WalkthroughContext): Promise<void> {
   const badBody = await http(baseUrl, 'POST', '/admin/principals', { key: adminKey, body: { name: 'Bad Name!', role: 'root' } });
   log(`  invalid body      -> ${badBody.status}: ${badBody.body.detail}`);
 
-  await runChapters({ ...ctx, adminKey, section });
+  await runChapters({ ...ctx, adminKey, walletKey, section });
 }
