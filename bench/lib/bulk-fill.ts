@@ -11,6 +11,7 @@
  * (INSERT ... SELECT FROM unnest(...)) in chunks of 10,000, instead of one bind parameter per value,
  * and the frontier is kept in memory instead of being re-read per transaction.
  */
+import { performance } from 'node:perf_hooks';
 import type { DataSource } from 'typeorm';
 import {
   MerkleAppender,
@@ -62,6 +63,10 @@ interface Chunk {
 }
 
 export class BulkFiller {
+  /** Milliseconds spent building rows and nodes in process, and waiting for the database. */
+  buildMs = 0;
+  waitMs = 0;
+
   /** Leaf hashes of every event written so far, 32 bytes each, seq order (for verification). */
   private leaves: Buffer;
 
@@ -95,11 +100,6 @@ export class BulkFiller {
 
   leafHashAt(seq: number): Buffer {
     return this.leaves.subarray(seq * 32, seq * 32 + 32);
-  }
-
-  /** Records leaf hashes written by someone else (AuditStore.append) so leafHashAt knows them. */
-  recordLeaves(events: readonly { seq: number; leafHash: Uint8Array }[]): void {
-    for (const e of events) this.ensure(e.seq + 1).set(e.leafHash, e.seq * 32);
   }
 
   private ensure(size: number): Buffer {
@@ -171,14 +171,20 @@ export class BulkFiller {
     let pending: Promise<void> | undefined;
     let reported = this.appender.size;
     while (this.appender.size < target) {
+      const t0 = performance.now();
       const chunk = this.build(Math.min(chunkSize, target - this.appender.size));
+      const t1 = performance.now();
       if (pending) await pending;
+      this.buildMs += t1 - t0;
+      this.waitMs += performance.now() - t1;
       pending = this.write(chunk);
       if (onProgress && chunk.endSize - reported >= 100_000) {
         reported = chunk.endSize;
         onProgress(chunk.endSize);
       }
     }
+    const t2 = performance.now();
     if (pending) await pending;
+    this.waitMs += performance.now() - t2;
   }
 }

@@ -74,7 +74,7 @@ export function prng(seed: number): () => number {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** One line of progress on stderr-free stdout, prefixed with the elapsed time of the run. */
+/** One line of progress on stdout, prefixed with the elapsed time of the run. */
 const started = now();
 export function log(message: string): void {
   const s = ((now() - started) / 1000).toFixed(1).padStart(6);
