@@ -12,8 +12,8 @@ import type { DataSource, EntityManager } from 'typeorm';
 import {
   MerkleAppender,
   consistencyProof,
-  eventLeafHash,
   encodeEvent,
+  leafHash,
   inclusionProof,
   rootAt,
   toJsonValue,
@@ -89,33 +89,37 @@ export class AuditStore {
       const [head] = await m.query(`SELECT size FROM audit_head WHERE id = 1 FOR UPDATE`);
       const size = num(head.size);
       const appender = await MerkleAppender.fromReader(this.nodeReader(m), size);
-      const events: StoredEvent[] = [];
+      const events: (StoredEvent & { data: Buffer })[] = [];
       const nodes: StoredNode[] = [];
       for (const [k, p] of prepared.entries()) {
         const event: AuditEvent = { seq: size + k, ...p };
-        const leaf = eventLeafHash(event);
+        const data = encodeEvent(event);
+        const leaf = leafHash(data);
         nodes.push(...appender.append(leaf));
-        events.push({ ...event, seq: size + k, leafHash: Buffer.from(leaf) });
+        events.push({ ...event, seq: size + k, leafHash: Buffer.from(leaf), data: Buffer.from(data) });
       }
       await this.insertEvents(m, events);
       await this.insertNodes(m, nodes);
       await m.query(`UPDATE audit_head SET size = $1 WHERE id = 1`, [appender.size]);
-      return events;
+      return events.map(({ data: _data, ...e }) => e);
     };
     return manager ? work(manager) : this.ds.transaction(work);
   }
 
-  private async insertEvents(m: EntityManager, events: StoredEvent[]): Promise<void> {
-    const values: unknown[] = [];
-    const rows = events.map((e, i) => {
-      values.push(e.seq, e.type, e.actor, e.subject, e.time, JSON.stringify(e.body), Buffer.from(encodeEvent(e)), e.leafHash);
-      const b = i * 8;
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}::jsonb, $${b + 7}, $${b + 8})`;
-    });
-    await m.query(
-      `INSERT INTO audit_event (seq, type, actor, subject, occurred_at, body, leaf_data, leaf_hash) VALUES ${rows.join(', ')}`,
-      values,
-    );
+  /** Multi-row inserts, in chunks that stay far below PostgreSQL's 65,535 bind parameters. */
+  private async insertEvents(m: EntityManager, events: (StoredEvent & { data: Buffer })[]): Promise<void> {
+    for (let i = 0; i < events.length; i += 1000) {
+      const values: unknown[] = [];
+      const rows = events.slice(i, i + 1000).map((e, j) => {
+        values.push(e.seq, e.type, e.actor, e.subject, e.time, JSON.stringify(e.body), e.data, e.leafHash);
+        const b = j * 8;
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}::jsonb, $${b + 7}, $${b + 8})`;
+      });
+      await m.query(
+        `INSERT INTO audit_event (seq, type, actor, subject, occurred_at, body, leaf_data, leaf_hash) VALUES ${rows.join(', ')}`,
+        values,
+      );
+    }
   }
 
   private async insertNodes(m: EntityManager, nodes: StoredNode[]): Promise<void> {

@@ -54,6 +54,14 @@ describe(`concurrent appends in one process (${backend})`, () => {
       expect(Buffer.from(rootFromInclusionProof(seq, 200, leaves[seq]!, proof)).equals(root)).toBe(true);
     }
   });
+
+  it('one call may append more events than one INSERT can bind (9,000 events, 72,000 values)', async () => {
+    const before = await ctx.store.size();
+    const stored = await ctx.store.append(Array.from({ length: 9000 }, (_, k) => event('bulk', k)));
+    expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: 9000 }, (_, k) => before + k));
+    const { size } = await checkStoredLog(ctx.ds, ctx.store);
+    expect(size).toBe(before + 9000);
+  });
 });
 
 /**
