@@ -3,6 +3,7 @@
  * one-session facade): processing, retries, durability across a restart, sending inside a
  * transaction, and a job handled by a separate worker process.
  */
+import { buildEntryPoints } from '../support/build-entry-points.js';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -124,15 +125,7 @@ describe(`worker process (${backend})`, () => {
   let output = '';
 
   beforeAll(async () => {
-    buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-build-'));
-    fs.symlinkSync(path.resolve('node_modules'), path.join(buildDir, 'node_modules'));
-    fs.writeFileSync(path.join(buildDir, 'package.json'), '{"type":"module"}');
-    const tsc = path.resolve('node_modules/typescript/bin/tsc');
-    await promisify(execFile)(process.execPath, [
-      tsc, '--ignoreConfig', '--outDir', buildDir, '--rootDir', process.cwd(), '--module', 'nodenext', '--moduleResolution', 'nodenext',
-      '--target', 'es2023', '--experimentalDecorators', '--emitDecoratorMetadata', '--skipLibCheck', '--esModuleInterop', '--types', 'node',
-      'src/worker.ts',
-    ]);
+    buildDir = (await buildEntryPoints(['src/worker.ts'], 'worker-build-')).dir;
   }, 60_000);
 
   afterAll(() => {

@@ -4,6 +4,7 @@
  * to simulate outages, an out-of-tree build of the process entry points, and a full structural
  * check of a stored log against the reference Merkle algorithms.
  */
+import { buildEntryPoints as buildSharedEntryPoints } from '../../support/build-entry-points.js';
 import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -294,26 +295,9 @@ export class LedgerProxy {
 // ---------------------------------------------------------------------------------------------
 // Process entry points, compiled from the tree
 
-/**
- * Compiles entry points (e.g. src/worker.ts, scripts/audit-append-load.ts) and what they import
- * into a temporary folder, so child processes run the sources in the tree rather than a stale
- * dist/. Returns the folder; `<folder>/<entry with .js>` is runnable with node (cwd: the project root).
- */
-export async function buildEntryPoints(entries: string[]): Promise<{ dir: string; js(entry: string): string; remove(): void }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-service-build-'));
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
-  fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
-  const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
-  await promisify(execFile)(process.execPath, [
-    tsc, '--ignoreConfig', '--outDir', dir, '--rootDir', ROOT, '--module', 'nodenext', '--moduleResolution', 'nodenext',
-    '--target', 'es2023', '--experimentalDecorators', '--emitDecoratorMetadata', '--skipLibCheck', '--esModuleInterop',
-    '--types', 'node', ...entries,
-  ], { cwd: ROOT });
-  return {
-    dir,
-    js: (entry) => path.join(dir, entry.replace(/\.ts$/, '.js')),
-    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
-  };
+/** Compiles entry points into a temporary folder (see test/support/build-entry-points.ts). */
+export function buildEntryPoints(entries: string[]) {
+  return buildSharedEntryPoints(entries, 'audit-service-build-');
 }
 
 /** Output of a child process, kept for failure messages. */
