@@ -9,5 +9,6 @@ import { Foundation1700000000000 } from './1700000000000-Foundation.js';
 import { Ledger1700000000100 } from './1700000000100-Ledger.js';
 import { Audit1700000000200 } from './1700000000200-Audit.js';
 import { Zk1700000000300 } from './1700000000300-Zk.js';
+import { Custody1700000000400 } from './1700000000400-Custody.js';
 
-export const MIGRATIONS: (new () => MigrationInterface)[] = [Foundation1700000000000, Ledger1700000000100, Audit1700000000200, Zk1700000000300];
+export const MIGRATIONS: (new () => MigrationInterface)[] = [Foundation1700000000000, Ledger1700000000100, Audit1700000000200, Zk1700000000300, Custody1700000000400];

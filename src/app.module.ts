@@ -11,6 +11,7 @@ import { AuthModule } from './auth/auth.module.js';
 import { HealthModule } from './health/health.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { ZkModule } from './zk/zk.module.js';
+import { CustodyModule } from './custody/service/custody.module.js';
 
 /**
  * The API process. Platform modules (config, db, queue, hsm, ledger, auth) first, then one
@@ -32,6 +33,7 @@ export class AppModule {
         HealthModule,
         AuditModule,
         ZkModule,
+        CustodyModule,
       ],
     };
   }

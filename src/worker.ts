@@ -18,13 +18,14 @@ import { HsmModule } from './hsm/hsm.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { ZkModule } from './zk/zk.module.js';
+import { CustodyModule } from './custody/service/custody.module.js';
 import { startBackgroundWork } from './background.js';
 
 /** The modules whose job handlers this process runs. */
 @Module({})
 class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), DbModule, QueueModule, HsmModule, LedgerModule, AuditModule, ZkModule] };
+    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), DbModule, QueueModule, HsmModule, LedgerModule, AuditModule, ZkModule, CustodyModule] };
   }
 }
 

@@ -28,6 +28,7 @@ const schema = z.object({
   HSM_SESSIONS: z.coerce.number().int().min(1).max(64).default(4),
   /** Any EVM JSON-RPC endpoint (Hardhat locally, Besu/Geth in production). */
   LEDGER_RPC_URL: z.string().url().default('http://127.0.0.1:8545'),
+  CUSTODY_SIGNER_URLS: z.string().optional(), // signer node base URLs, comma-separated (docs/custody-service.md)
   /**
    * Private key (0x + 64 hex) of the service's ledger account. When absent, the first unlocked
    * account of the JSON-RPC node is used (local Hardhat node only).
