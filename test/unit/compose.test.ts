@@ -5,7 +5,7 @@ const available = spawnSync('docker-compose', ['version'], { encoding: 'utf8' })
 const env = {
   ...process.env,
   POSTGRES_PASSWORD: 'x', LEDGER_PRIVATE_KEY: '0x' + '11'.repeat(32), HSM_PIN: 'x',
-  SIGNER1_HSM_PIN: 'x', SIGNER2_HSM_PIN: 'x', SIGNER3_HSM_PIN: 'x',
+  SIGNER1_HSM_PIN: 'x', SIGNER2_HSM_PIN: 'x', SIGNER3_HSM_PIN: 'x', CUSTODY_COORDINATOR_PUBKEY: '04' + 'ab'.repeat(64),
 };
 
 (available ? describe : describe.skip)('docker-compose.yml (requires docker-compose)', () => {
