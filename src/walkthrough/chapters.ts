@@ -1,6 +1,7 @@
 /** Walkthrough chapters added by the capabilities, in order. */
 import type { WalkthroughContext } from './walkthrough.js';
 import { auditChapter } from './audit-chapter.js';
+import { custodyChapter } from './custody-chapter.js';
 import { zkChapter } from './zk-chapter.js';
 
 export interface ChapterContext extends WalkthroughContext {
@@ -11,5 +12,6 @@ export interface ChapterContext extends WalkthroughContext {
 
 export async function runChapters(ctx: ChapterContext): Promise<void> {
   await zkChapter(ctx);
+  await custodyChapter(ctx);
   await auditChapter(ctx);
 }
