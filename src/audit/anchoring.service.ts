@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { tryAdvisoryLock } from '../db/advisory-lock.js';
 import type { Contract } from 'ethers';
-import { DataSource, type QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { QueueService } from '../queue/queue.service.js';
@@ -92,46 +93,13 @@ export class AnchoringService {
   }
 
   private async run(): Promise<AnchorRunResult> {
-    const unlock = await this.lockAcrossProcesses();
+    const unlock = await tryAdvisoryLock(this.ds, ANCHOR_LOCK);
     if (!unlock) return { confirmed: [], alreadyOnChain: [], busy: true };
     try {
       return await this.anchorOpen();
     } finally {
       await unlock();
     }
-  }
-
-  /**
-   * Takes ANCHOR_LOCK on a connection of its own; returns its release, or null when another process
-   * holds it. PGlite serves a single process, whose runs are already shared: no lock (holding its
-   * one session for the run would starve the run's own queries).
-   */
-  private async lockAcrossProcesses(): Promise<(() => Promise<void>) | null> {
-    if (!this.config.DATABASE_URL) return async () => undefined;
-    const runner = this.ds.createQueryRunner('master');
-    const discard = (e: unknown) =>
-      // A connection that may still hold the lock must not go back to the pool.
-      (runner as QueryRunner & { releasePostgresConnection?: (err: unknown) => Promise<void> }).releasePostgresConnection?.(e) ?? runner.release();
-    let locked: boolean;
-    try {
-      const [row] = await runner.query(`SELECT pg_try_advisory_lock($1) AS locked`, [ANCHOR_LOCK.toString()]);
-      locked = row.locked === true;
-    } catch (e) {
-      await discard(e);
-      throw e;
-    }
-    if (!locked) {
-      await runner.release();
-      return null;
-    }
-    return async () => {
-      try {
-        await runner.query(`SELECT pg_advisory_unlock($1)`, [ANCHOR_LOCK.toString()]);
-        await runner.release();
-      } catch (e) {
-        await discard(e);
-      }
-    };
   }
 
   private async anchorOpen(): Promise<AnchorRunResult> {

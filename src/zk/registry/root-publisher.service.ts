@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { tryAdvisoryLock } from '../../db/advisory-lock.js';
 import type { Contract } from 'ethers';
-import { DataSource, type QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/config.js';
 import { LedgerService } from '../../ledger/ledger.service.js';
 import { QueueService } from '../../queue/queue.service.js';
@@ -114,7 +115,7 @@ export class RootPublisherService implements OnApplicationBootstrap {
   }
 
   private async run(): Promise<PublishRunResult> {
-    const unlock = await this.lockAcrossProcesses();
+    const unlock = await tryAdvisoryLock(this.ds, PUBLISH_LOCK);
     if (!unlock) return { confirmed: [], txHashes: [], busy: true };
     try {
       const result: PublishRunResult = { confirmed: [], txHashes: [] };
@@ -187,33 +188,5 @@ export class RootPublisherService implements OnApplicationBootstrap {
       row.version,
       ...values,
     ]);
-  }
-
-  /** As AnchoringService: PostgreSQL processes take turns by an advisory lock; PGlite needs none. */
-  private async lockAcrossProcesses(): Promise<(() => Promise<void>) | null> {
-    if (!this.config.DATABASE_URL) return async () => undefined;
-    const runner = this.ds.createQueryRunner('master');
-    const discard = (e: unknown) =>
-      (runner as QueryRunner & { releasePostgresConnection?: (err: unknown) => Promise<void> }).releasePostgresConnection?.(e) ?? runner.release();
-    let locked: boolean;
-    try {
-      const [row] = await runner.query(`SELECT pg_try_advisory_lock($1) AS locked`, [PUBLISH_LOCK.toString()]);
-      locked = row.locked === true;
-    } catch (e) {
-      await discard(e);
-      throw e;
-    }
-    if (!locked) {
-      await runner.release();
-      return null;
-    }
-    return async () => {
-      try {
-        await runner.query(`SELECT pg_advisory_unlock($1)`, [PUBLISH_LOCK.toString()]);
-        await runner.release();
-      } catch (e) {
-        await discard(e);
-      }
-    };
   }
 }
