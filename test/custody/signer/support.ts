@@ -3,26 +3,18 @@
  * node processes each with its own SoftHSM token and PGlite folder under TEST_SCRATCH_DIR.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { ensureLocalToken } from '../../../src/hsm/local-token.js';
+import { buildEntryPoints as buildSharedEntryPoints } from '../../support/build-entry-points.js';
 
 export const ROOT = process.cwd();
 
 /** Compiles entry points (and what they import) into a temporary folder. */
-export async function buildEntryPoints(entries: string[]): Promise<{ js(entry: string): string; remove(): void }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'custody-signer-build-'));
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
-  fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
-  const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
-  await promisify(execFile)(process.execPath, [
-    tsc, '--ignoreConfig', '--outDir', dir, '--rootDir', ROOT, '--module', 'nodenext', '--moduleResolution', 'nodenext',
-    '--target', 'es2023', '--experimentalDecorators', '--emitDecoratorMetadata', '--skipLibCheck', '--esModuleInterop',
-    '--types', 'node', ...entries,
-  ], { cwd: ROOT });
-  return { js: (entry) => path.join(dir, entry.replace(/\.ts$/, '.js')), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+export function buildEntryPoints(entries: string[]) {
+  return buildSharedEntryPoints(entries, 'custody-signer-build-');
 }
 
 export interface NodeHome {
