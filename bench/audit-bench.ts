@@ -10,11 +10,9 @@
  * PGlite: a temporary folder. The HSM is a SoftHSM2 token created in a temporary folder.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Contract, ContractFactory, JsonRpcProvider, Network, Wallet, hexlify, randomBytes, type JsonRpcSigner } from 'ethers';
 import { AuditStore, type AuditEventInput } from '../src/audit/audit-store.js';
 import { CHECKPOINT_KEY_LABEL } from '../src/audit/checkpoint-signer.js';
@@ -40,6 +38,7 @@ import { startLocalLedgerNode, type LocalLedgerNode } from '../src/ledger/local-
 import { openBenchDatabase, type Backend, type BenchDatabase } from './lib/bench-db.js';
 import { BulkFiller, eventAt, syntheticEvent } from './lib/bulk-fill.js';
 import { fig, log, median, now, percentile, prng, round, summarize } from './lib/stats.js';
+import { projectRoot, machineInfo, writeResults, freePort } from './lib/harness.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -59,16 +58,7 @@ interface Options {
   keepDb: boolean;
 }
 
-const ROOT = findRoot();
-
-function findRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'bench'))) return dir;
-    dir = path.dirname(dir);
-  }
-  return process.cwd();
-}
+const ROOT = projectRoot();
 
 function parseArgs(argv: string[]): Options {
   const get = (name: string): string | undefined => {
@@ -660,18 +650,6 @@ async function proofBenchmark(db: BenchDatabase, opts: Options) {
 // ---------------------------------------------------------------------------------------------
 // 3. Gas per anchored checkpoint
 
-async function freePort(from: number): Promise<number> {
-  for (let port = from; port < from + 200; port++) {
-    const free = await new Promise<boolean>((resolve) => {
-      const server = net.createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error(`no free port in ${from}-${from + 199}`);
-}
-
 async function gasBenchmark(opts: Options) {
   const artifactsDir = path.join(ROOT, 'artifacts');
   if (!existsSync(path.join(artifactsDir, 'contracts', 'audit', 'AuditAnchor.sol', 'AuditAnchor.json'))) {
@@ -753,31 +731,12 @@ async function gasBenchmark(opts: Options) {
 // ---------------------------------------------------------------------------------------------
 
 function machine(backend: Backend, db?: BenchDatabase) {
-  let commit: string | undefined;
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    commit = undefined;
-  }
   return {
-    date: new Date().toISOString(),
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    memory: fig(os.totalmem() / 2 ** 30, 'GiB'),
-    node: process.version,
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    ...machineInfo(ROOT),
     loadAverage1m: fig(os.loadavg()[0]!, 'runnable processes (machine shared with other work)'),
     backend,
     database: db ? { target: db.target, ...db.settings } : undefined,
-    commit,
   };
-}
-
-function writeResults(file: string, data: unknown): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
-  renameSync(tmp, file);
 }
 
 async function main(): Promise<void> {

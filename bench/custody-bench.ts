@@ -11,8 +11,7 @@
  * Needs SoftHSM2 and the compiled contracts (artifacts/). Five signer nodes are started on free
  * loopback ports and a local ledger node on port 8760; all are stopped at the end.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +42,7 @@ import { Pkcs11Client } from '../src/hsm/pkcs11-client.js';
 import { readContractArtifact } from '../src/ledger/artifacts.js';
 import { startLocalLedgerNode, type LocalLedgerNode } from '../src/ledger/local-node.js';
 import { fig, log, median, now, percentile, round, summarize } from './lib/stats.js';
+import { machineInfo, writeResults, loadAverages } from './lib/harness.js';
 
 interface Options {
   quick: boolean;
@@ -343,22 +343,7 @@ async function gasBenchmark(opts: Options) {
 // ---------------------------------------------------------------------------------------------
 
 function machine() {
-  let commit: string | undefined;
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    commit = undefined;
-  }
-  return {
-    date: new Date().toISOString(),
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    memory: fig(os.totalmem() / 2 ** 30, 'GiB'),
-    node: process.version,
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    loadAverageAtStart: { '1m': round(os.loadavg()[0]!), '5m': round(os.loadavg()[1]!), '15m': round(os.loadavg()[2]!), unit: 'runnable processes (machine shared with other work)' },
-    commit,
-  };
+  return { ...machineInfo(ROOT), loadAverageAtStart: loadAverages() };
 }
 
 function summary(r: Record<string, unknown>) {
@@ -383,13 +368,6 @@ function summary(r: Record<string, unknown>) {
     out.gasUnit = 'gas';
   }
   return out;
-}
-
-function writeResults(file: string, data: unknown): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
-  renameSync(tmp, file);
 }
 
 async function main(): Promise<void> {

@@ -10,8 +10,7 @@
  * local ledger node is started on port 8750 (or the next free port) and stopped at the end.
  */
 import { execFile, execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +31,7 @@ import {
   randomField,
   type EligibilityPolicy,
 } from './lib/zk-inputs.js';
+import { projectRoot, machineInfo, writeResults, freePort, loadAverages } from './lib/harness.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -55,16 +55,7 @@ interface Options {
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = findRoot();
-
-function findRoot(): string {
-  let dir = HERE;
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'bench'))) return dir;
-    dir = path.dirname(dir);
-  }
-  return process.cwd();
-}
+const ROOT = projectRoot();
 
 function parseArgs(argv: string[]): Options {
   const get = (name: string): string | undefined => {
@@ -437,18 +428,6 @@ async function verifyBenchmark(opts: Options, proofs: Map<CircuitName, Groth16Re
 // ---------------------------------------------------------------------------------------------
 // 4. Gas per gate call
 
-async function freePort(from: number): Promise<number> {
-  for (let port = from; port < from + 100; port++) {
-    const free = await new Promise<boolean>((resolve) => {
-      const server = net.createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error(`no free port in ${from}-${from + 99}`);
-}
-
 type Calldata = [string[], string[][], string[], string[]];
 
 async function calldataOf(r: Groth16Result): Promise<Calldata> {
@@ -572,29 +551,13 @@ async function gasBenchmark(opts: Options, pool: ProverPool) {
 // ---------------------------------------------------------------------------------------------
 
 function machine() {
-  let commit: string | undefined;
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    commit = undefined;
-  }
   let snarkjsVersion: string | undefined;
   try {
     snarkjsVersion = (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', 'snarkjs', 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     snarkjsVersion = undefined;
   }
-  return {
-    date: new Date().toISOString(),
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    memory: fig(os.totalmem() / 2 ** 30, 'GiB'),
-    node: process.version,
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    snarkjs: snarkjsVersion,
-    loadAverageAtStart: { '1m': round(os.loadavg()[0]!), '5m': round(os.loadavg()[1]!), '15m': round(os.loadavg()[2]!), unit: 'runnable processes (machine shared with other work)' },
-    commit,
-  };
+  return { ...machineInfo(ROOT), snarkjs: snarkjsVersion, loadAverageAtStart: loadAverages() };
 }
 
 function circuitsInfo() {
@@ -636,13 +599,6 @@ function summary(r: Record<string, unknown>) {
     out.balanceVerifyProofGas = get(r.gas, 'balanceProve', 'verifierAlone');
   }
   return out;
-}
-
-function writeResults(file: string, data: unknown): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
-  renameSync(tmp, file);
 }
 
 async function main(): Promise<void> {
