@@ -3,7 +3,7 @@ import { tryAdvisoryLock } from '../db/advisory-lock.js';
 import type { Contract } from 'ethers';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { LedgerService } from '../ledger/ledger.service.js';
+import { LedgerError, LedgerService } from '../ledger/ledger.service.js';
 import { QueueService } from '../queue/queue.service.js';
 import { AuditStore } from './audit-store.js';
 import { AuditService } from './audit.service.js';
@@ -75,10 +75,18 @@ export class AnchoringService {
     return deployment.contract;
   }
 
-  /** Chain id and address of the audit contract. */
-  async contractInfo(): Promise<{ chainId: number; address: string }> {
-    const contract = await this.contract();
-    return { chainId: await this.ledger.chainId(), address: await contract.getAddress() };
+  /**
+   * Chain id and address of the audit contract, read-only: a public read never deploys it (the
+   * first anchoring run does). Null while nothing has been anchored on this chain.
+   */
+  async contractInfo(): Promise<{ chainId: number; address: string } | null> {
+    try {
+      const contract = await this.ledger.getContract(ANCHOR_CONTRACT);
+      return { chainId: await this.ledger.chainId(), address: await contract.getAddress() };
+    } catch (e) {
+      if (e instanceof LedgerError && /no contract is deployed|no longer on the chain/.test(e.message)) return null;
+      throw e;
+    }
   }
 
   /** Asks a worker to anchor what is open (deduplicated while one is queued). */

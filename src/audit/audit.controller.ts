@@ -143,8 +143,10 @@ export class AuditController {
   @Public()
   @ApiOperation({ summary: 'The audit anchor contract: chain id and address' })
   @ApiOkResponse({ type: AnchorContractDto })
-  anchorContract(): Promise<AnchorContractDto> {
-    return this.anchoring.contractInfo();
+  async anchorContract(): Promise<AnchorContractDto> {
+    const info = await this.anchoring.contractInfo();
+    if (!info) throw notFound('no checkpoint has been anchored on this ledger yet; the audit contract is deployed by the first anchoring');
+    return info;
   }
 }
 

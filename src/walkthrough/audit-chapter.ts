@@ -35,10 +35,11 @@ export async function auditChapter(ctx: ChapterContext): Promise<void> {
 
   const rpc = process.env.LEDGER_RPC_URL ?? 'http://127.0.0.1:8545';
   const cli = path.resolve('dist/src/audit/verifier/cli.js');
-  log(`  standalone verifier: npm run audit:verify -- --url ${baseUrl} --seq ${size - 1} --api-key <admin key> --rpc ${rpc} --contract ${anchor.body.contractAddress}`);
+  log(`  standalone verifier (AUDIT_API_KEY=<admin key>): npm run audit:verify -- --url ${baseUrl} --seq ${size - 1} --rpc ${rpc} --contract ${anchor.body.contractAddress}`);
   // Asynchronously: this process serves the API the verifier calls.
-  const args = [cli, '--url', baseUrl, '--seq', String(size - 1), '--api-key', adminKey, '--rpc', rpc, '--contract', anchor.body.contractAddress];
-  const run = await promisify(execFile)(process.execPath, args, { encoding: 'utf8', timeout: 60_000 }).then(
+  // The API key goes through the environment, not the command line (which other local users can see).
+  const args = [cli, '--url', baseUrl, '--seq', String(size - 1), '--rpc', rpc, '--contract', anchor.body.contractAddress];
+  const run = await promisify(execFile)(process.execPath, args, { encoding: 'utf8', timeout: 60_000, env: { ...process.env, AUDIT_API_KEY: adminKey } }).then(
     (r) => ({ ...r, code: 0 }),
     (e: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: e.code ?? 1 }),
   );

@@ -65,7 +65,7 @@ beforeAll(async () => {
   await proxy.open();
   svc = await openAuditApp({ LEDGER_RPC_URL: proxy.url, AUDIT_ANCHOR_BATCH: String(BATCH), AUDIT_CHECKPOINT_INTERVAL_MS: '200' });
   provider = ledgerProvider();
-  const { address } = await svc.anchoring.contractInfo();
+  const address = await (await svc.anchoring.contract()).getAddress();
   chain = await auditAnchorAt(address, provider);
 }, 60_000);
 

@@ -71,7 +71,7 @@ beforeAll(async () => {
   const anchoring = app.get(AnchoringService);
   const run = await anchoring.anchorPending();
   expect(run.confirmed.concat(run.alreadyOnChain)).toEqual(expect.arrayContaining([cpA.treeSize, cpB.treeSize]));
-  serviceContract = (await anchoring.contractInfo()).address;
+  serviceContract = (await anchoring.contractInfo())!.address;
 
   keyFile = save('log-key.pem', audit.publicKey().pem);
   logKey = await hsmCheckpointSigner(app.get(HsmService));
