@@ -22,9 +22,7 @@ import {
   encodeEvent,
   inclusionProofFromLeafHashes,
   leafHash,
-  signCheckpoint,
   spkiFromPublicKey,
-  toBase64,
   verifyCheckpoint,
   verifyConsistencyProof,
   verifyInclusionProof,
@@ -147,26 +145,7 @@ async function openHsm(): Promise<Hsm> {
   };
 }
 
-/** AuditService.checkpoint without Nest: sign the current tree head if the log grew. */
-async function checkpoint(store: AuditStore, signer: CheckpointSigner): Promise<Checkpoint | null> {
-  const size = await store.size();
-  const latest = await store.latestCheckpoint();
-  if (latest && latest.treeSize >= size) return null;
-  if (size === 0) return null;
-  const root = await store.root(size);
-  const signed = await signCheckpoint({ origin: ORIGIN, treeSize: size, rootHash: toBase64(root), timestamp: Date.now() }, signer);
-  await store.saveCheckpoint({
-    treeSize: size,
-    origin: signed.origin,
-    rootHash: root,
-    timestamp: signed.timestamp,
-    keyId: signed.keyId,
-    signature: Buffer.from(signed.signature, 'base64'),
-  });
-  return signed;
-}
-
-/** Runs checkpoint() every `intervalMs` (skipping a tick while the previous one still runs). */
+/** Runs AuditStore.checkpointIfGrown (as AuditService.checkpoint does) every `intervalMs` (skipping a tick while the previous one still runs). */
 function startCheckpointer(store: AuditStore, signer: CheckpointSigner, intervalMs: number) {
   const times: number[] = [];
   let signed = 0;
@@ -179,7 +158,7 @@ function startCheckpointer(store: AuditStore, signer: CheckpointSigner, interval
       return;
     }
     const t0 = now();
-    running = checkpoint(store, signer)
+    running = store.checkpointIfGrown(ORIGIN, signer)
       .then((cp) => {
         times.push(now() - t0);
         if (cp) signed++;

@@ -16,7 +16,10 @@ import {
   leafHash,
   inclusionProof,
   rootAt,
+  signCheckpoint,
+  toBase64,
   toJsonValue,
+  type CheckpointSigner,
   type AuditEvent,
   type JsonValue,
   type NodeId,
@@ -216,6 +219,27 @@ export class AuditStore {
       await m.query(`INSERT INTO audit_anchor (tree_size) VALUES ($1) ON CONFLICT (tree_size) DO NOTHING`, [cp.treeSize]);
       const [row] = await m.query(`SELECT * FROM audit_checkpoint WHERE tree_size = $1`, [cp.treeSize]);
       return this.toCheckpoint(row);
+    });
+  }
+
+  /**
+   * Signs (with `signer`) and stores a checkpoint of the current tree when it has grown since the
+   * latest checkpoint; returns the stored row (another process may have stored that size first),
+   * or null when there is nothing new to sign.
+   */
+  async checkpointIfGrown(origin: string, signer: CheckpointSigner): Promise<CheckpointRow | null> {
+    const size = await this.size();
+    const latest = await this.latestCheckpoint();
+    if (size === 0 || (latest && latest.treeSize >= size)) return null;
+    const root = await this.root(size);
+    const signed = await signCheckpoint({ origin, treeSize: size, rootHash: toBase64(root), timestamp: Date.now() }, signer);
+    return this.saveCheckpoint({
+      treeSize: size,
+      origin: signed.origin,
+      rootHash: root,
+      timestamp: signed.timestamp,
+      keyId: signed.keyId,
+      signature: Buffer.from(signed.signature, 'base64'),
     });
   }
 

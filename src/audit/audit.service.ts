@@ -7,8 +7,6 @@ import { hsmCheckpointSigner } from './checkpoint-signer.js';
 import {
   keyIdOf,
   publicKeyToPem,
-  signCheckpoint,
-  toBase64,
   toSignedNote,
   type Checkpoint,
   type CheckpointSigner,
@@ -68,25 +66,10 @@ export class AuditService implements OnModuleInit {
    * the latest. Returns null while the log is empty. Safe to call from many processes at once.
    */
   async checkpoint(): Promise<Checkpoint | null> {
-    const size = await this.store.size();
-    const latest = await this.store.latestCheckpoint();
-    if (latest && latest.treeSize >= size) return this.toCheckpoint(latest);
-    if (size === 0) return null;
-    const root = await this.store.root(size);
-    const signed = await signCheckpoint(
-      { origin: this.origin, treeSize: size, rootHash: toBase64(root), timestamp: Date.now() },
-      this.requireSigner(),
-    );
-    const saved = await this.store.saveCheckpoint({
-      treeSize: size,
-      origin: signed.origin,
-      rootHash: root,
-      timestamp: signed.timestamp,
-      keyId: signed.keyId,
-      signature: Buffer.from(signed.signature, 'base64'),
-    });
-    this.logger.debug(`checkpoint ${size} signed`);
-    return this.toCheckpoint(saved);
+    const signed = await this.store.checkpointIfGrown(this.origin, this.requireSigner());
+    if (signed) this.logger.debug(`checkpoint ${signed.treeSize} signed`);
+    const row = signed ?? (await this.store.latestCheckpoint());
+    return row ? this.toCheckpoint(row) : null;
   }
 
   toCheckpoint(row: CheckpointRow): Checkpoint {
