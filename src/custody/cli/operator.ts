@@ -9,6 +9,11 @@
  *   npm run operator -- approve <ceremonyId> [--yes]
  *   npm run operator -- reject <ceremonyId> --reason "..."
  *   npm run operator -- follow <ceremonyId> [--timeout <s>]
+ *   npm run operator -- abort <ceremonyId> --reason "..."
+ *   npm run operator -- policy list [--wallet <walletId>] [--all]
+ *   npm run operator -- policy show <proposalId>
+ *   npm run operator -- policy approve <proposalId> [--yes]
+ *   npm run operator -- policy reject <proposalId> --reason "..."
  *
  * Exit codes: 0 ok, 1 the API refused (or the server's digest did not match, or nothing was
  * approved), 2 usage.
@@ -20,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
 import { keccak256 } from 'ethers';
-import { ceremonyDigest, digestHex, type OperatorCurve } from '../service/approval-digest.js';
+import { ceremonyDigest, digestHex, policyProposalDigest, type OperatorCurve, type PolicyTerms } from '../service/approval-digest.js';
 
 const USAGE = `usage: operator [options] <command>
 commands:
@@ -30,6 +35,11 @@ commands:
   approve <ceremonyId> [--yes]                    sign the locally recomputed digest and send the approval
   reject <ceremonyId> --reason "..."              reject a pending ceremony
   follow <ceremonyId> [--timeout <s>]             poll until a final state, printing each transition
+  abort <ceremonyId> --reason "..."               abort a ceremony that is not signed yet
+  policy list [--wallet <id>] [--all]             policy proposals awaiting approval (--all: any status)
+  policy show <proposalId>                        current and proposed policy, approvals, digest (checked locally)
+  policy approve <proposalId> [--yes]             sign the locally recomputed proposal digest and send the approval
+  policy reject <proposalId> --reason "..."       reject a policy proposal
 options (or environment):
   --url <url>           API base URL (OPERATOR_API_URL)
   --api-key <key>       the operator principal's API key (OPERATOR_API_KEY)
@@ -37,6 +47,7 @@ options (or environment):
   --key-file <file>     approval private key, PEM or hex (OPERATOR_KEY_FILE)
   --curve <curve>       curve of a hex key file, or of keygen (default secp256k1)
   --interval <s>        follow: seconds between polls (default 2)
+  --wallet <id>         policy list: only this wallet's proposals
 exit codes: 0 ok, 1 the API refused or the check failed, 2 usage`;
 
 const FINAL = new Set(['confirmed', 'rejected', 'expired', 'aborted']);
@@ -63,6 +74,29 @@ interface Ceremony {
   notBefore: string;
   expiresAt: string;
   createdAt: string;
+}
+
+interface PolicyProposal {
+  id: string;
+  walletId: string;
+  wallet: string;
+  baseVersion: number;
+  policy: PolicyTerms;
+  digest: string;
+  status: string;
+  reason: string | null;
+  appliedVersion: number | null;
+  quorum: number;
+  approvers: string[];
+  approvals: { operator: string; createdAt: string }[];
+  requestedBy: string;
+  expiresAt: string;
+  createdAt: string;
+}
+
+interface Policy extends PolicyTerms {
+  walletId: string;
+  version: number;
 }
 
 type Opts = Record<string, string | boolean | undefined>;
@@ -251,6 +285,104 @@ function seconds(v: string | boolean | undefined, name: string, dflt: number): n
   return n;
 }
 
+// ---------------------------------------------------------------------------- policy changes
+
+const POLICY_FIELDS: (keyof PolicyTerms)[] = ['quorum', 'operators', 'perTransactionLimit', 'dailyLimit', 'allowlist', 'delayAbove', 'delaySeconds'];
+const show = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : v === null ? '-' : String(v));
+
+function proposalId(args: string[]): string {
+  if (args.length !== 1 || !UUID.test(args[0]!)) throw new UsageError('expected one policy proposal id (a UUID)');
+  return args[0]!;
+}
+
+/** Prints the proposal and, field by field, the current policy against the proposed one. */
+function printProposal(p: PolicyProposal, current: Policy | undefined): void {
+  const rows: [string, string][] = [
+    ['proposal', p.id],
+    ['status', p.status + (p.reason ? ` (${p.reason})` : '') + (p.appliedVersion ? ` as version ${p.appliedVersion}` : '')],
+    ['wallet', `${p.wallet} (${p.walletId})`],
+    ['replaces', `version ${p.baseVersion}${current && current.version !== p.baseVersion ? ` (the current version is ${current.version}: this proposal can no longer apply)` : ''}`],
+    ['requested', `by ${p.requestedBy} at ${p.createdAt}`],
+    ['expiresAt', p.expiresAt],
+    ['approvals', `${p.approvals.length} of ${p.quorum} from [${p.approvers.join(', ')}]${p.approvals.length ? ': ' + p.approvals.map((a) => `${a.operator} (${a.createdAt})`).join(', ') : ''}`],
+  ];
+  for (const [k, v] of rows) console.log(`${k.padEnd(10)} ${v}`);
+  console.log(`${'field'.padEnd(20)} ${'current'.padEnd(30)} proposed`);
+  for (const f of POLICY_FIELDS) {
+    const now = current && current.version === p.baseVersion ? show(current[f]) : '?';
+    const next = show(p.policy[f]);
+    console.log(`${f.padEnd(20)} ${now.padEnd(30)} ${next}${now !== next ? '   <- changes' : ''}`);
+  }
+}
+
+/** Prints both digests; throws Refused when the server's differs from the one recomputed here. */
+function checkProposalDigest(p: PolicyProposal): Uint8Array {
+  const digest = policyProposalDigest({ wallet: p.wallet, proposalId: p.id, baseVersion: p.baseVersion, policy: p.policy, expiresAt: new Date(p.expiresAt) });
+  const hex = digestHex(digest);
+  console.log(`${'digest'.padEnd(10)} ${p.digest} (server)`);
+  console.log(`${''.padEnd(10)} ${hex} (recomputed here)`);
+  if (hex !== String(p.digest).toLowerCase()) throw new Refused(`the server's digest differs from the one recomputed from the proposal's fields: refusing to sign`);
+  console.log(`${''.padEnd(10)} digests match`);
+  return digest;
+}
+
+async function policyCommand(opts: Opts, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'list': {
+      if (rest.length) throw new UsageError('policy list takes no arguments');
+      const wallet = opts.wallet as string | undefined;
+      if (wallet !== undefined && !UUID.test(wallet)) throw new UsageError('--wallet must be a wallet id (a UUID)');
+      const query = new URLSearchParams({ ...(opts.all ? {} : { status: 'requested' }), ...(wallet ? { walletId: wallet } : {}) }).toString();
+      const list = await api(opts).call<PolicyProposal[]>('GET', `custody/policy-proposals${query ? `?${query}` : ''}`);
+      if (!list.length) {
+        console.log(opts.all ? 'no policy proposals' : 'no policy proposals awaiting approval');
+        return 0;
+      }
+      const rows = [['ID', 'STATUS', 'APPROVALS', 'WALLET', 'BASE', 'BY', 'EXPIRES']];
+      for (const p of list) rows.push([p.id, p.status, `${p.approvals.length}/${p.quorum}`, p.walletId, `v${p.baseVersion}`, p.requestedBy, p.expiresAt]);
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      for (const r of rows) console.log(r.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd());
+      return 0;
+    }
+    case 'show': {
+      const id = proposalId(rest);
+      const client = api(opts);
+      const p = await client.call<PolicyProposal>('GET', `custody/policy-proposals/${id}`);
+      printProposal(p, await client.call<Policy>('GET', `custody/wallets/${p.walletId}/policy`));
+      checkProposalDigest(p);
+      return 0;
+    }
+    case 'approve': {
+      const id = proposalId(rest);
+      const client = api(opts);
+      const operator = need(opts, 'operator', 'OPERATOR_NAME');
+      const key = loadKey(need(opts, 'key-file', 'OPERATOR_KEY_FILE'), curveOf(opts.curve));
+      const p = await client.call<PolicyProposal>('GET', `custody/policy-proposals/${id}`);
+      printProposal(p, await client.call<Policy>('GET', `custody/wallets/${p.walletId}/policy`));
+      const digest = checkProposalDigest(p);
+      if (!opts.yes && !(await confirm(`approve replacing policy version ${p.baseVersion} of ${p.wallet} as shown, as ${operator}? [y/N] `))) {
+        console.error('not approved');
+        return 1;
+      }
+      const after = await client.call<PolicyProposal>('POST', `custody/policy-proposals/${id}/approvals`, { operator, signature: key.sign(digest) });
+      console.log(`approved as ${operator}: status ${after.status}, ${after.approvals.length} of ${after.quorum} approvals${after.appliedVersion ? `; policy version ${after.appliedVersion} is in force` : ''}`);
+      return 0;
+    }
+    case 'reject': {
+      const id = proposalId(rest);
+      const reason = need(opts, 'reason');
+      const client = api(opts);
+      const operator = need(opts, 'operator', 'OPERATOR_NAME');
+      const after = await client.call<PolicyProposal>('POST', `custody/policy-proposals/${id}/rejection`, { operator, reason });
+      console.log(`rejected as ${operator}: status ${after.status}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(sub ? `unknown policy command "${sub}"` : 'missing policy command (list, show, approve, reject)');
+  }
+}
+
 // ------------------------------------------------------------------------------------- main
 
 async function main(argv: string[]): Promise<number> {
@@ -271,6 +403,8 @@ async function main(argv: string[]): Promise<number> {
         reason: { type: 'string' },
         timeout: { type: 'string' },
         interval: { type: 'string' },
+        wallet: { type: 'string' },
+        all: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -339,6 +473,17 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
 
+    case 'abort': {
+      const id = ceremonyId(args);
+      const reason = need(opts, 'reason');
+      const client = api(opts);
+      const operator = need(opts, 'operator', 'OPERATOR_NAME');
+      const after = await client.call<Ceremony>('POST', `custody/ceremonies/${id}/abort`, { operator, reason });
+      console.log(`aborted as ${operator}: status ${after.status}`);
+      return 0;
+    }
+    case 'policy':
+      return policyCommand(opts, args);
     case 'follow': {
       const id = ceremonyId(args);
       const timeout = seconds(opts.timeout, 'timeout', 600);

@@ -40,6 +40,59 @@ export function ceremonyDigest(f: CeremonyRequestFacts): Uint8Array {
 
 export const digestHex = (d: Uint8Array): string => `0x${bytesToHex(d)}`;
 
+/** A wallet policy as operators approve it (amounts in wei as decimal strings, addresses lower-case). */
+export interface PolicyTerms {
+  quorum: number;
+  operators: string[];
+  perTransactionLimit: string;
+  dailyLimit: string;
+  allowlist: string[];
+  delayAbove: string | null;
+  delaySeconds: number;
+}
+
+/** What operators approve when they approve a policy change: one proposal, on one base version, until expiry. */
+export interface PolicyProposalFacts {
+  wallet: string;
+  proposalId: string;
+  baseVersion: number;
+  policy: PolicyTerms;
+  expiresAt: Date;
+}
+
+/** The proposed policy in canonical form: keys in alphabetical order, lists as given. */
+export function canonicalPolicy(p: PolicyTerms): PolicyTerms {
+  return {
+    allowlist: p.allowlist.map((a) => a.toLowerCase()),
+    dailyLimit: String(p.dailyLimit),
+    delayAbove: p.delayAbove === null ? null : String(p.delayAbove),
+    delaySeconds: Number(p.delaySeconds),
+    operators: [...p.operators],
+    perTransactionLimit: String(p.perTransactionLimit),
+    quorum: Number(p.quorum),
+  } as PolicyTerms;
+}
+
+/**
+ * The canonical JSON of a policy proposal, keys in alphabetical order, no whitespace. `type` keeps
+ * a policy approval from ever being mistaken for a ceremony approval (their JSON differs anyway).
+ */
+export function canonicalPolicyProposalJson(f: PolicyProposalFacts): string {
+  return JSON.stringify({
+    baseVersion: f.baseVersion,
+    expiresAt: f.expiresAt.toISOString(),
+    policy: canonicalPolicy(f.policy),
+    proposalId: f.proposalId.toLowerCase(),
+    type: 'custody-policy-proposal',
+    wallet: f.wallet.toLowerCase(),
+  });
+}
+
+/** SHA-256 of the proposal's canonical JSON: the 32 bytes each operator signs, as for ceremonies. */
+export function policyProposalDigest(f: PolicyProposalFacts): Uint8Array {
+  return sha256(new TextEncoder().encode(canonicalPolicyProposalJson(f)));
+}
+
 const CURVES = { secp256k1, p256 } as const;
 
 /** True when `publicKeyHex` (33-byte compressed, hex) is a valid point of `curve`. */

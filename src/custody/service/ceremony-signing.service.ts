@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { Contract, type TransactionReceipt } from 'ethers';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../../audit/audit.service.js';
@@ -10,6 +10,22 @@ import type { WirePublic } from '../signer/frost-adapter.js';
 import { CustodyWalletService } from './custody-wallet.service.js';
 
 export const SIGN_QUEUE = 'custody-ceremony';
+/** Queue of the periodic sweep of stuck ceremonies (a pg-boss cron schedule, once a minute). */
+export const SWEEP_QUEUE = 'custody-ceremony-sweep';
+export const SWEEP_CRON = '* * * * *';
+/** Statuses a signing job carries on; a ceremony in one of them needs a live job. */
+const IN_FLIGHT = ['approved', 'signing', 'signed', 'submitted'];
+/** Statuses that expire at the ceremony's deadline: nothing has been signed yet. */
+const EXPIRABLE = ['requested', 'approved', 'signing'];
+/** pg-boss job states in which a job will still run. */
+const LIVE_JOB_STATES = new Set(['created', 'retry', 'active']);
+/** Failures that show a node misbehaving (rather than being down): it is quarantined. */
+const QUARANTINE_KINDS = new Set(['bad-share', 'bad-signature', 'inconsistent']);
+
+export interface SweepResult {
+  expired: string[];
+  requeued: string[];
+}
 const ACTOR = 'custody-service';
 
 /** A conditional status change (UPDATE ... WHERE status = from); true when this call made it. */
@@ -44,7 +60,7 @@ export async function transitionCeremony(
  * A failed quorum or a reverted transaction ends the ceremony as aborted, with the reason.
  */
 @Injectable()
-export class CeremonySigningService {
+export class CeremonySigningService implements OnApplicationBootstrap {
   private readonly logger = new Logger('CustodySigning');
 
   constructor(
@@ -58,6 +74,60 @@ export class CeremonySigningService {
       queue: { retryLimit: 5, retryDelay: 5, retryBackoff: true },
       worker: { pollingIntervalSeconds: 1 },
     });
+    queue.register(SWEEP_QUEUE, async () => this.sweep(), { queue: { retryLimit: 0 } });
+  }
+
+  /**
+   * Schedules the sweep (pg-boss cron: one job a minute for the whole deployment, run by whichever
+   * worker takes it). Upserting the schedule is idempotent, so every process may do it.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    try {
+      await this.queue.createQueue(SWEEP_QUEUE, { retryLimit: 0 });
+      await (await this.queue.start()).schedule(SWEEP_QUEUE, SWEEP_CRON);
+    } catch (e) {
+      this.logger.warn(`cannot schedule the stuck-ceremony sweep: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Finds ceremonies a dead job left behind, idempotently (every step it triggers is a conditional
+   * transition, so a sweep racing a live job changes nothing twice):
+   *   - requested / approved / signing past their expiry -> expired (nothing is signed yet, and the
+   *     operators approved the transfer only until then); the nonce is released;
+   *   - approved / signing / signed / submitted with no job that will still run (its retries used
+   *     up, or the process died between the approval's commit and sending the job) and untouched
+   *     for `graceSeconds` -> a new job. Signed and submitted ceremonies never expire: their
+   *     signature is valid on the wallet contract, so they are carried to the ledger.
+   */
+  async sweep(graceSeconds = 60): Promise<SweepResult> {
+    const result: SweepResult = { expired: [], requeued: [] };
+    const due: { id: string; status: string }[] = await this.ds.query(
+      `SELECT id, status FROM custody_ceremony WHERE status = ANY($1::text[]) AND expires_at <= now() ORDER BY created_at`,
+      [EXPIRABLE],
+    );
+    for (const d of due) {
+      const id = String(d.id);
+      if (await this.step(id, d.status, 'expired', { reason: `expired while ${d.status}` }, { sweep: true })) result.expired.push(id);
+    }
+    const stuck: { id: string; not_before: unknown }[] = await this.ds.query(
+      `SELECT id, not_before FROM custody_ceremony
+        WHERE status = ANY($1::text[]) AND updated_at <= now() - make_interval(secs => $2) ORDER BY created_at LIMIT 500`,
+      [IN_FLIGHT, graceSeconds],
+    );
+    if (stuck.length === 0) return result;
+    const boss = await this.queue.start();
+    for (const c of stuck) {
+      const id = String(c.id);
+      const jobs = await boss.findJobs(SIGN_QUEUE, { key: id });
+      if (jobs.some((j) => LIVE_JOB_STATES.has(String(j.state)))) continue;
+      await this.requestSigning(id, new Date(c.not_before as string));
+      result.requeued.push(id);
+    }
+    if (result.expired.length || result.requeued.length) {
+      this.logger.log(`ceremony sweep: ${result.expired.length} expired, ${result.requeued.length} re-queued`);
+    }
+    return result;
   }
 
   /** Asks a worker to carry the ceremony on (after notBefore). */
@@ -112,20 +182,72 @@ export class CeremonySigningService {
     const digest: string = await wallet.getFunction('executeDigest')(c.to_address, BigInt(String(c.value)), c.data, BigInt(String(c.nonce)));
     const nodeIds = (typeof c.node_ids === 'string' ? JSON.parse(c.node_ids) : c.node_ids) as string[];
     const pub = (typeof c.public_package === 'string' ? JSON.parse(c.public_package) : c.public_package) as WirePublic;
-    const nodes = (await this.wallets.nodes()).filter((n) => nodeIds.includes(n.id));
+    // Quarantined nodes are left out until an admin releases them.
+    const quarantined = new Set(((await this.ds.query(`SELECT node_id FROM custody_node_quarantine`)) as { node_id: string }[]).map((r) => String(r.node_id)));
+    const nodes = (await this.wallets.nodes()).filter((n) => nodeIds.includes(n.id) && !quarantined.has(n.id));
+    const skipped = nodeIds.filter((n) => quarantined.has(n));
     try {
       const coordinator = await this.wallets.coordinator();
       const result = await coordinator.sign(nodes, String(c.wallet_id), Uint8Array.from(Buffer.from(digest.slice(2), 'hex')), pub);
-      await this.step(id, 'signing', 'signed', { signature: result.signature }, {
-        executeDigest: digest,
-        signature: result.signature,
-        quorum: result.quorum,
-        failures: result.failures.map((f) => ({ node: f.nodeId, kind: f.kind })),
+      await this.ds.transaction(async (m) => {
+        if (!(await transitionCeremony(m, id, 'signing', 'signed', { signature: result.signature }))) return;
+        await this.audit.append(
+          {
+            type: 'custody.ceremony.signed',
+            actor: ACTOR,
+            subject: `custody-ceremony:${id}`,
+            body: {
+              ceremonyId: id,
+              from: 'signing',
+              executeDigest: digest,
+              signature: result.signature,
+              quorum: result.quorum,
+              failures: result.failures.map((f) => ({ node: f.nodeId, kind: f.kind, message: f.message })),
+              quarantinedSkipped: skipped,
+            },
+          },
+          m,
+        );
+        await this.quarantine(m, id, result.failures);
       });
     } catch (e) {
       if (!(e instanceof QuorumError) && !(e instanceof NodeFailure)) throw e;
-      const failures = e instanceof QuorumError ? e.failures.map((f) => ({ node: f.nodeId, kind: f.kind })) : [{ node: e.nodeId, kind: e.kind }];
-      await this.step(id, 'signing', 'aborted', { reason: `no signing quorum: ${e.message}` }, { failures });
+      const failures = e instanceof QuorumError ? e.failures : [e];
+      const reason = `no signing quorum: ${e.message}${skipped.length ? ` (quarantined, not asked: ${skipped.join(', ')})` : ''}`;
+      await this.ds.transaction(async (m) => {
+        if (!(await transitionCeremony(m, id, 'signing', 'aborted', { reason }))) return;
+        await this.audit.append(
+          {
+            type: 'custody.ceremony.aborted',
+            actor: ACTOR,
+            subject: `custody-ceremony:${id}`,
+            body: { ceremonyId: id, from: 'signing', reason, failures: failures.map((f) => ({ node: f.nodeId, kind: f.kind, message: f.message })), quarantinedSkipped: skipped },
+          },
+          m,
+        );
+        await this.quarantine(m, id, failures);
+      });
+    }
+  }
+
+  /**
+   * Quarantines the nodes that misbehaved (not those merely unreachable or refusing): an invalid
+   * signature share, an answer not signed by the node's pinned key (forged or altered in transit),
+   * an inconsistent answer. Each is named in an audit event.
+   */
+  private async quarantine(m: EntityManager, ceremonyId: string, failures: NodeFailure[]): Promise<void> {
+    for (const f of failures) {
+      if (!QUARANTINE_KINDS.has(f.kind)) continue;
+      const inserted: unknown[] = await m.query(
+        `INSERT INTO custody_node_quarantine (node_id, kind, reason, ceremony_id) VALUES ($1, $2, $3, $4) ON CONFLICT (node_id) DO NOTHING RETURNING node_id`,
+        [f.nodeId, f.kind, f.message, ceremonyId],
+      );
+      if ((Array.isArray(inserted[0]) ? (inserted[0] as unknown[]) : inserted).length === 0) continue;
+      this.logger.warn(`signer node ${f.nodeId} quarantined (${f.kind}) during ceremony ${ceremonyId}`);
+      await this.audit.append(
+        { type: 'custody.node.quarantined', actor: ACTOR, subject: `custody-node:${f.nodeId}`, body: { node: f.nodeId, kind: f.kind, reason: f.message, ceremonyId } },
+        m,
+      );
     }
   }
 

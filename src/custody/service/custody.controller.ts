@@ -1,10 +1,20 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Put, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiConflictResponse, ApiCreatedResponse, ApiForbiddenResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../../auth/current-principal.decorator.js';
 import { Roles, type AuthenticatedPrincipal } from '../../auth/roles.js';
 import { badRequest } from '../../common/problem.js';
+
+const nodeIdParam = (id: string): string => {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) throw badRequest('the node id must be 1-64 letters, digits, dots, underscores or dashes');
+  return id;
+};
 import {
+  AbortCeremonyDto,
+  NodeQuarantineDto,
   ApproveDto,
+  PolicyProposalDto,
+  PolicyProposalListQueryDto,
+  ProposePolicyDto,
   CeremonyDto,
   CeremonyListQueryDto,
   CreateWalletDto,
@@ -49,10 +59,66 @@ export class CustodyController {
 
   @Put('wallets/:id/policy')
   @Roles('admin')
-  @ApiOperation({ summary: "Set a wallet's policy (a new version): quorum, limits, allowlist, time delay" })
+  @ApiOperation({ summary: "Set a wallet's first policy: quorum, limits, allowlist, time delay (later changes are proposals approved by its operators)" })
   @ApiOkResponse({ type: PolicyDto })
+  @ApiConflictResponse({ description: 'The wallet already has a policy: propose a change instead' })
   setPolicy(@CurrentPrincipal() who: AuthenticatedPrincipal, @Param('id', uuidParam) id: string, @Body() body: SetPolicyDto): Promise<PolicyDto> {
     return this.custody.setPolicy(who, id, body);
+  }
+
+  @Get('wallets/:id/policy')
+  @Roles('operator', 'admin')
+  @ApiOperation({ summary: "A wallet's current policy version" })
+  @ApiOkResponse({ type: PolicyDto })
+  getPolicy(@Param('id', uuidParam) id: string): Promise<PolicyDto> {
+    return this.custody.getPolicy(id);
+  }
+
+  @Post('wallets/:id/policy-proposals')
+  @Roles('operator', 'admin')
+  @ApiOperation({ summary: "Propose a new policy (an operator of the current policy, or an admin); it applies once a quorum of the current policy's operators sign its digest" })
+  @ApiCreatedResponse({ type: PolicyProposalDto })
+  @ApiForbiddenResponse({ description: 'The caller is neither an admin nor an operator of the current policy' })
+  @ApiConflictResponse({ description: 'The wallet has no policy yet' })
+  proposePolicy(@CurrentPrincipal() who: AuthenticatedPrincipal, @Param('id', uuidParam) id: string, @Body() body: ProposePolicyDto): Promise<PolicyProposalDto> {
+    return this.custody.proposePolicy(who, id, body);
+  }
+
+  @Get('policy-proposals')
+  @Roles('operator', 'admin')
+  @ApiOperation({ summary: 'Policy proposals, optionally of one status and/or wallet' })
+  @ApiOkResponse({ type: [PolicyProposalDto] })
+  listProposals(@Query() query: PolicyProposalListQueryDto): Promise<PolicyProposalDto[]> {
+    return this.custody.listProposals(query.status, query.walletId);
+  }
+
+  @Get('policy-proposals/:id')
+  @Roles('operator', 'admin')
+  @ApiOperation({ summary: 'One policy proposal with its digest, status and approvals' })
+  @ApiOkResponse({ type: PolicyProposalDto })
+  getProposal(@Param('id', uuidParam) id: string): Promise<PolicyProposalDto> {
+    return this.custody.getProposal(id);
+  }
+
+  @Post('policy-proposals/:id/approvals')
+  @Roles('operator')
+  @HttpCode(201)
+  @ApiOperation({ summary: "Approve a policy proposal with the operator's ECDSA signature over its digest; the quorum applies it" })
+  @ApiCreatedResponse({ type: PolicyProposalDto })
+  @ApiForbiddenResponse({ description: 'Not the named operator, or not an operator of the base policy version' })
+  @ApiConflictResponse({ description: 'Already approved by this operator, or the proposal is expired, superseded (stale base version), applied or rejected' })
+  @ApiUnprocessableEntityResponse({ description: 'The signature does not verify over the digest' })
+  approvePolicy(@CurrentPrincipal() who: AuthenticatedPrincipal, @Param('id', uuidParam) id: string, @Body() body: ApproveDto): Promise<PolicyProposalDto> {
+    return this.custody.approvePolicy(who, id, body.operator, body.signature);
+  }
+
+  @Post('policy-proposals/:id/rejection')
+  @Roles('operator')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Reject a requested policy proposal (an operator of the base policy), with a reason' })
+  @ApiCreatedResponse({ type: PolicyProposalDto })
+  rejectPolicy(@CurrentPrincipal() who: AuthenticatedPrincipal, @Param('id', uuidParam) id: string, @Body() body: RejectDto): Promise<PolicyProposalDto> {
+    return this.custody.rejectPolicy(who, id, body.operator, body.reason);
   }
 
   @Post('wallets/:id/ceremonies')
@@ -95,5 +161,33 @@ export class CustodyController {
   @ApiCreatedResponse({ type: CeremonyDto })
   reject(@CurrentPrincipal() who: AuthenticatedPrincipal, @Param('id', uuidParam) id: string, @Body() body: RejectDto): Promise<CeremonyDto> {
     return this.custody.reject(who, id, body.operator, body.reason);
+  }
+
+  @Post('ceremonies/:id/abort')
+  @Roles('operator', 'admin')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Abort a ceremony that is requested, approved or signing (an operator of its policy, or an admin), with a reason; the nonce is released' })
+  @ApiCreatedResponse({ type: CeremonyDto })
+  @ApiConflictResponse({ description: 'The ceremony is signed or later (its signature stays valid on chain), or has ended' })
+  abort(@CurrentPrincipal() who: AuthenticatedPrincipal, @Param('id', uuidParam) id: string, @Body() body: AbortCeremonyDto): Promise<CeremonyDto> {
+    return this.custody.abort(who, id, body.operator, body.reason);
+  }
+
+  @Get('node-quarantine')
+  @Roles('operator', 'admin')
+  @ApiOperation({ summary: 'Signer nodes left out of signing after they misbehaved (invalid share, forged or altered answer)' })
+  @ApiOkResponse({ type: [NodeQuarantineDto] })
+  quarantined(): Promise<NodeQuarantineDto[]> {
+    return this.custody.quarantinedNodes();
+  }
+
+  @Delete('node-quarantine/:nodeId')
+  @Roles('admin')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Release a quarantined signer node: it takes part in signing again' })
+  @ApiNoContentResponse({ description: 'Released' })
+  @ApiNotFoundResponse({ description: 'The node is not quarantined' })
+  async release(@CurrentPrincipal() who: AuthenticatedPrincipal, @Param('nodeId') nodeId: string): Promise<void> {
+    await this.custody.releaseNode(who, nodeIdParam(nodeId));
   }
 }

@@ -7,6 +7,7 @@ import {
   IsIn,
   IsInt,
   IsOptional,
+  IsUUID,
   IsString,
   Matches,
   Max,
@@ -101,6 +102,57 @@ export class PolicyDto {
   @ApiProperty({ type: [String] }) allowlist!: string[];
   @ApiProperty({ nullable: true, type: String }) delayAbove!: string | null;
   @ApiProperty() delaySeconds!: number;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The approved proposal this version came from (null: set by an admin as the first version)' })
+  proposalId!: string | null;
+}
+
+export class ProposePolicyDto extends SetPolicyDto {
+  @ApiPropertyOptional({ description: 'Seconds until the proposal expires unapproved', minimum: 60, maximum: 2592000, default: 86400 })
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(30 * 24 * 3600)
+  ttlSeconds?: number;
+}
+
+export class PolicyTermsDto {
+  @ApiProperty() quorum!: number;
+  @ApiProperty({ type: [String] }) operators!: string[];
+  @ApiProperty() perTransactionLimit!: string;
+  @ApiProperty() dailyLimit!: string;
+  @ApiProperty({ type: [String] }) allowlist!: string[];
+  @ApiProperty({ nullable: true, type: String }) delayAbove!: string | null;
+  @ApiProperty() delaySeconds!: number;
+}
+
+export class PolicyProposalDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ format: 'uuid' }) walletId!: string;
+  @ApiProperty({ description: 'CustodyWallet contract address' }) wallet!: string;
+  @ApiProperty({ description: 'The policy version this proposal replaces; it applies only while that version is current' }) baseVersion!: number;
+  @ApiProperty({ type: PolicyTermsDto }) policy!: PolicyTermsDto;
+  @ApiProperty({ description: 'SHA-256 of the canonical proposal JSON; what operators sign' }) digest!: string;
+  @ApiProperty({ enum: ['requested', 'applied', 'rejected', 'expired', 'superseded'] }) status!: string;
+  @ApiProperty({ nullable: true, type: String }) reason!: string | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'The policy version it became' }) appliedVersion!: number | null;
+  @ApiProperty({ description: 'Approvals needed: the quorum of the base version' }) quorum!: number;
+  @ApiProperty({ type: [String], description: 'Operators who may approve: those of the base version' }) approvers!: string[];
+  @ApiProperty({ type: () => [ApprovalViewDto] }) approvals!: ApprovalViewDto[];
+  @ApiProperty() requestedBy!: string;
+  @ApiProperty({ format: 'date-time' }) expiresAt!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+}
+
+export class PolicyProposalListQueryDto {
+  @ApiPropertyOptional({ enum: ['requested', 'applied', 'rejected', 'expired', 'superseded'] })
+  @IsOptional()
+  @IsIn(['requested', 'applied', 'rejected', 'expired', 'superseded'])
+  status?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  walletId?: string;
 }
 
 // ------------------------------------------------------------------------------- ceremonies
@@ -206,4 +258,24 @@ export class RejectDto {
   @IsString()
   @Matches(/^[^\u0000-\u001f]{1,500}$/, { message: 'reason must be 1-500 printable characters' })
   reason!: string;
+}
+
+export class AbortCeremonyDto {
+  @ApiPropertyOptional({ description: "Operator name (the calling principal's operator, one of the ceremony's policy); omitted when an admin aborts", example: 'alice' })
+  @IsOptional()
+  @Matches(NAME)
+  operator?: string;
+
+  @ApiProperty({ description: 'Why the ceremony is stopped', example: 'signer node under investigation' })
+  @IsString()
+  @Matches(/^[^\u0000-\u001f]{1,500}$/, { message: 'reason must be 1-500 printable characters' })
+  reason!: string;
+}
+
+export class NodeQuarantineDto {
+  @ApiProperty({ description: 'Signer node id' }) node!: string;
+  @ApiProperty({ enum: ['bad-share', 'bad-signature', 'inconsistent'] }) kind!: string;
+  @ApiProperty() reason!: string;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The ceremony during which it misbehaved' }) ceremonyId!: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
 }

@@ -198,8 +198,93 @@ describe('operator command-line client', () => {
     expect(f.stdout).toMatch(/requested \(0\/2 approvals\)\n.*requested \(1\/2 approvals\)\n.*rejected/);
   });
 
+  it('policy list / show / approve: a policy change applies with two operators\' signatures; reject; a tampered digest is refused', async () => {
+    const wallet = await insertWallet(c.ds);
+    await request(c.server)
+      .put(`/custody/wallets/${wallet.id}/policy`)
+      .set(bearer(c.keys.admin))
+      .send({ quorum: 2, operators: ['alice', 'bob', 'carol'], perTransactionLimit: '1000', dailyLimit: '5000', allowlist: [DEST] })
+      .expect(200);
+    const proposed = { quorum: 2, operators: ['alice', 'bob'], perTransactionLimit: '2000', dailyLimit: '5000', allowlist: [DEST] };
+    const p = (await request(c.server).post(`/custody/wallets/${wallet.id}/policy-proposals`).set(bearer(c.keys.carol)).send(proposed).expect(201)).body;
+
+    const list = await cli(['policy', 'list', '--wallet', wallet.id], as('alice'));
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^ID\s+STATUS\s+APPROVALS/);
+    expect(list.stdout).toMatch(new RegExp(`${p.id}\\s+requested\\s+0/2`));
+
+    const show = await cli(['policy', 'show', p.id], as('alice'));
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/perTransactionLimit\s+1000\s+2000\s+<- changes/);
+    expect(show.stdout).toMatch(/operators\s+\[alice, bob, carol\]\s+\[alice, bob\]\s+<- changes/);
+    expect(show.stdout).toContain(`${p.digest} (recomputed here)`);
+    expect(show.stdout).toContain('digests match');
+
+    // A server (or proxy) that alters the digest: nothing is signed or sent.
+    const proxy = http.createServer((req, res) => {
+      const up = http.request(new URL(req.url!, url), { method: req.method, headers: req.headers }, (upRes) => {
+        const chunks: Buffer[] = [];
+        upRes.on('data', (d: Buffer) => chunks.push(d));
+        upRes.on('end', () => {
+          const body = Buffer.concat(chunks).toString().replace(/"perTransactionLimit":"2000"/g, '"perTransactionLimit":"200"');
+          res.writeHead(upRes.statusCode!, { ...upRes.headers, 'content-length': String(Buffer.byteLength(body)) }).end(body);
+        });
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const bad = await cli(['policy', 'approve', p.id, '--yes'], as('alice', { OPERATOR_API_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` }));
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/differs.*refusing to sign/);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+    expect((await request(c.server).get(`/custody/policy-proposals/${p.id}`).set(bearer(c.keys.admin))).body.approvals).toEqual([]);
+
+    const a = await cli(['policy', 'approve', p.id, '--yes'], as('alice'));
+    expect(a.code).toBe(0);
+    expect(a.stdout).toContain('status requested, 1 of 2 approvals');
+    const dup = await cli(['policy', 'approve', p.id, '--yes'], as('alice'));
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toMatch(/409 Conflict: .*already approved/);
+    const b = await cli(['policy', 'approve', p.id, '--yes'], as('bob'));
+    expect(b.code).toBe(0);
+    expect(b.stdout).toContain('status applied, 2 of 2 approvals; policy version 2 is in force');
+    const pol = await request(c.server).get(`/custody/wallets/${wallet.id}/policy`).set(bearer(c.keys.admin)).expect(200);
+    expect(pol.body).toMatchObject({ version: 2, perTransactionLimit: '2000', operators: ['alice', 'bob'], proposalId: p.id });
+
+    // carol is no longer an operator of the policy: her rejection of the next proposal is refused (403).
+    const q = (await request(c.server).post(`/custody/wallets/${wallet.id}/policy-proposals`).set(bearer(c.keys.admin)).send({ ...proposed, quorum: 1 }).expect(201)).body;
+    const refused = await cli(['policy', 'reject', q.id, '--reason', 'not mine'], as('carol'));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/403 Forbidden/);
+    const rej = await cli(['policy', 'reject', q.id, '--reason', 'a quorum of one is too weak'], as('bob'));
+    expect(rej.code).toBe(0);
+    expect(rej.stdout).toContain('status rejected');
+    const all = await cli(['policy', 'list', '--all', '--wallet', wallet.id], as('alice'));
+    expect(all.stdout).toMatch(/applied/);
+    expect(all.stdout).toMatch(/rejected/);
+  });
+
+  it('abort stops a ceremony with a reason', async () => {
+    const wallet = await insertWallet(c.ds);
+    await request(c.server)
+      .put(`/custody/wallets/${wallet.id}/policy`)
+      .set(bearer(c.keys.admin))
+      .send({ quorum: 2, operators: ['alice', 'bob', 'carol'], perTransactionLimit: '1000', dailyLimit: '5000', allowlist: [DEST] })
+      .expect(200);
+    const cer = (await request(c.server).post(`/custody/wallets/${wallet.id}/ceremonies`).set(bearer(c.keys.alice)).send({ to: DEST, value: '5' })).body;
+    const r = await cli(['abort', cer.id, '--reason', 'instruction withdrawn'], as('carol'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('status aborted');
+    const again = await cli(['abort', cer.id, '--reason', 'instruction withdrawn'], as('carol'));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/409 Conflict/);
+  });
+
   it('exits 2 on usage errors', async () => {
-    for (const args of [[], ['bogus'], ['show'], ['show', 'not-a-uuid'], ['approve', ceremony.id, '--nope'], ['reject', ceremony.id], ['keygen', '--out', path.join(dir, 'x.key'), '--curve', 'ed25519']]) {
+    for (const args of [[], ['bogus'], ['show'], ['policy'], ['policy', 'bogus'], ['policy', 'show', 'nope'], ['policy', 'reject', ceremony.id], ['abort', ceremony.id], ['policy', 'list', '--wallet', 'x'], ['show', 'not-a-uuid'], ['approve', ceremony.id, '--nope'], ['reject', ceremony.id], ['keygen', '--out', path.join(dir, 'x.key'), '--curve', 'ed25519']]) {
       const r = await cli(args, as('alice'));
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
       expect(r.stderr).toContain('usage: operator');

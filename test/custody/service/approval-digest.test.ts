@@ -6,7 +6,9 @@
  */
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { canonicalCeremonyJson, ceremonyDigest, isValidPublicKey, verifyApproval } from '../../../src/custody/service/approval-digest.js';
+import {
+  canonicalCeremonyJson, canonicalPolicyProposalJson, ceremonyDigest, isValidPublicKey, policyProposalDigest, verifyApproval,
+} from '../../../src/custody/service/approval-digest.js';
 
 const facts = {
   wallet: '0xAbCdEf0000000000000000000000000000000001',
@@ -58,5 +60,36 @@ describe('ceremony approval digest', () => {
     expect(verifyApproval('secp256k1', pk, digest, 'zz'.repeat(64))).toBe(false);
     expect(verifyApproval('secp256k1', '02' + 'ff'.repeat(32), digest, Buffer.from(sig).toString('hex'))).toBe(false);
     expect(isValidPublicKey('secp256k1', '02' + 'ff'.repeat(32))).toBe(false);
+  });
+});
+
+describe('policy proposal digest', () => {
+  const proposal = {
+    wallet: '0xAbCdEf0000000000000000000000000000000001',
+    proposalId: '5A0C0C1E-0000-4000-8000-000000000002',
+    baseVersion: 3,
+    expiresAt: new Date('2026-01-02T03:04:05.678Z'),
+    // Keys out of order on purpose: the canonical form sorts them.
+    policy: { quorum: 2, operators: ['bob', 'alice'], perTransactionLimit: '1000', dailyLimit: '5000', allowlist: ['0x1111111111111111111111111111111111111111', '0xABCDEF0000000000000000000000000000000002'], delayAbove: null, delaySeconds: 0 },
+  };
+
+  it('is the SHA-256 of a fixed canonical JSON, distinct from any ceremony digest', () => {
+    const json = canonicalPolicyProposalJson(proposal);
+    expect(json).toBe(
+      '{"baseVersion":3,"expiresAt":"2026-01-02T03:04:05.678Z","policy":{"allowlist":["0x1111111111111111111111111111111111111111",' +
+        '"0xabcdef0000000000000000000000000000000002"],"dailyLimit":"5000","delayAbove":null,"delaySeconds":0,"operators":["bob","alice"],' +
+        '"perTransactionLimit":"1000","quorum":2},"proposalId":"5a0c0c1e-0000-4000-8000-000000000002","type":"custody-policy-proposal",' +
+        '"wallet":"0xabcdef0000000000000000000000000000000001"}',
+    );
+    expect(Buffer.from(policyProposalDigest(proposal)).toString('hex')).toBe(createHash('sha256').update(json).digest('hex'));
+    for (const changed of [{ baseVersion: 4 }, { policy: { ...proposal.policy, quorum: 1 } }, { policy: { ...proposal.policy, delayAbove: '0' } }]) {
+      expect(Buffer.from(policyProposalDigest({ ...proposal, ...changed }))).not.toEqual(Buffer.from(policyProposalDigest(proposal)));
+    }
+    // An operator's signature over it verifies with the ceremony approvals' convention.
+    const sk = secp256k1.utils.randomSecretKey();
+    const pk = Buffer.from(secp256k1.getPublicKey(sk, true)).toString('hex');
+    const sig = Buffer.from(secp256k1.sign(policyProposalDigest(proposal), sk, { prehash: false })).toString('hex');
+    expect(verifyApproval('secp256k1', pk, policyProposalDigest(proposal), sig)).toBe(true);
+    expect(verifyApproval('secp256k1', pk, policyProposalDigest({ ...proposal, baseVersion: 2 }), sig)).toBe(false);
   });
 });

@@ -66,18 +66,23 @@ describe(`custody operators, policy and approvals (${backend})`, () => {
     expect(await events('custody.operator.registered')).toBe(4);
   });
 
-  it('sets versioned policies and refuses inconsistent ones', async () => {
+  it('sets the first policy (admin) and refuses inconsistent ones; a second PUT is a 409 (changes need a quorum)', async () => {
     wallet = await insertWallet(c.ds);
     expectProblem(await setPolicy(wallet.id, { ...policy, quorum: 4 }), 422);
     expectProblem(await setPolicy(wallet.id, { ...policy, operators: ['alice', 'mallory'] }), 422);
     expectProblem(await setPolicy(wallet.id, { ...policy, perTransactionLimit: '-1' }), 400);
     expectProblem(await setPolicy('00000000-0000-4000-8000-000000000000', policy), 404);
-    const first = await setPolicy(wallet.id, { ...policy, quorum: 3 });
+    expectProblem(await request(c.server).put(`/custody/wallets/${wallet.id}/policy`).set(bearer(c.keys.alice)).send(policy), 403);
+    const first = await setPolicy(wallet.id, policy);
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ version: 1, quorum: 3 });
-    const second = await setPolicy(wallet.id, policy);
-    expect(second.body).toMatchObject({ version: 2, quorum: 2, allowlist: [DEST], delayAbove: '500', delaySeconds: 600 });
-    expect(await events('custody.policy.set')).toBe(2);
+    expect(first.body).toMatchObject({ version: 1, quorum: 2, allowlist: [DEST], delayAbove: '500', delaySeconds: 600, proposalId: null });
+    const second = await setPolicy(wallet.id, { ...policy, quorum: 3 });
+    expectProblem(second, 409);
+    expect(second.body.detail).toMatch(/policy-proposals/);
+    expect(await count(`SELECT count(*) AS n FROM custody_policy WHERE wallet_id = $1`, [wallet.id])).toBe(1);
+    expect(await events('custody.policy.set')).toBe(1);
+    const got = await request(c.server).get(`/custody/wallets/${wallet.id}/policy`).set(bearer(c.keys.bob)).expect(200);
+    expect(got.body).toMatchObject({ version: 1, quorum: 2 });
   });
 
   it('refuses transfers the policy does not allow, storing nothing', async () => {
@@ -95,7 +100,7 @@ describe(`custody operators, policy and approvals (${backend})`, () => {
     const res = await requestTransfer(wallet.id, { to: DEST.toUpperCase().replace('0X', '0x'), value: '900', data: '0xABCD' });
     expect(res.status).toBe(201);
     ceremony = res.body;
-    expect(ceremony).toMatchObject({ walletId: wallet.id, wallet: wallet.address, to: DEST, value: '900', data: '0xabcd', nonce: '0', status: 'requested', reason: null, quorum: 2, approvals: [], policyVersion: 2 });
+    expect(ceremony).toMatchObject({ walletId: wallet.id, wallet: wallet.address, to: DEST, value: '900', data: '0xabcd', nonce: '0', status: 'requested', reason: null, quorum: 2, approvals: [], policyVersion: 1 });
     const expected = ceremonyDigest({
       wallet: wallet.address,
       to: DEST,
