@@ -12,6 +12,8 @@ import { HealthModule } from './health/health.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { ZkModule } from './zk/zk.module.js';
 import { CustodyModule } from './custody/service/custody.module.js';
+import { RegulatorsModule } from './analytics/regulators/regulators.module.js';
+import { AnalyticsModule } from './analytics/analytics.module.js';
 
 /**
  * The API process. Platform modules (config, db, queue, hsm, ledger, auth) first, then one
@@ -34,6 +36,8 @@ export class AppModule {
         AuditModule,
         ZkModule,
         CustodyModule,
+        RegulatorsModule,
+        AnalyticsModule,
       ],
     };
   }

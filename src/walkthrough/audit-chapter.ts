@@ -11,7 +11,7 @@ import type { ChapterContext } from './chapters.js';
 
 export async function auditChapter(ctx: ChapterContext): Promise<void> {
   const { baseUrl, log, adminKey, section } = ctx;
-  section('6. audit log: events, signed checkpoint, anchor, independent verification');
+  section('7. audit log: events, signed checkpoint, anchor, independent verification');
 
   const cp = await http(baseUrl, 'POST', '/audit/checkpoints', { key: adminKey });
   if (cp.status !== 201) throw new Error(`checkpoint failed: ${JSON.stringify(cp.body)}`);

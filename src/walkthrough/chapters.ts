@@ -1,5 +1,6 @@
 /** Walkthrough chapters added by the capabilities, in order. */
 import type { WalkthroughContext } from './walkthrough.js';
+import { analyticsChapter } from './analytics-chapter.js';
 import { auditChapter } from './audit-chapter.js';
 import { custodyChapter } from './custody-chapter.js';
 import { zkChapter } from './zk-chapter.js';
@@ -13,5 +14,6 @@ export interface ChapterContext extends WalkthroughContext {
 export async function runChapters(ctx: ChapterContext): Promise<void> {
   await zkChapter(ctx);
   await custodyChapter(ctx);
+  await analyticsChapter(ctx);
   await auditChapter(ctx);
 }

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../../auth/current-principal.decorator.js';
-import { Roles, type AuthenticatedPrincipal } from '../../auth/roles.js';
-import { badRequest } from '../../common/problem.js';
+import { Public, Roles, type AuthenticatedPrincipal } from '../../auth/roles.js';
+import { badRequest, notFound } from '../../common/problem.js';
 import { KeyCeremonyService } from './key-ceremony.service.js';
 import {
   CreateKeySetDto,
@@ -56,6 +56,19 @@ export class RegulatorsController {
   @ApiOkResponse({ type: [KeySetDto] })
   listKeySets(@Query() query: KeySetListQueryDto): Promise<KeySetDto[]> {
     return this.ceremonies.listKeySets(query.status);
+  }
+
+  @Get('key-sets/active')
+  @Public()
+  @ApiOperation({
+    summary: 'The active key set with its slot public keys: what a wallet app encrypts payment features under (public data)',
+    description: '404 while no key ceremony has completed.',
+  })
+  @ApiOkResponse({ type: KeySetDto })
+  async activeKeySet(): Promise<KeySetDto> {
+    const [active] = await this.ceremonies.listKeySets('active');
+    if (!active) throw notFound('no key set is active yet: the regulators have not completed a key ceremony');
+    return active;
   }
 
   @Get('key-sets/:id')
