@@ -22,7 +22,15 @@ export type NodeFailureKind = 'unavailable' | 'refused' | 'bad-signature' | 'bad
 
 /** A node that could not take part, and why. `kind` says whether it misbehaved or was merely unreachable. */
 export class NodeFailure extends Error {
-  constructor(readonly nodeId: string, readonly kind: NodeFailureKind, message: string, readonly status?: number, readonly code?: string) {
+  constructor(
+    readonly nodeId: string,
+    readonly kind: NodeFailureKind,
+    message: string,
+    readonly status?: number,
+    readonly code?: string,
+    /** Public facts the node attached to a refusal (e.g. the culprits of a reshare). */
+    readonly details?: Record<string, unknown>,
+  ) {
     super(`node ${nodeId}: ${message}`);
     this.name = 'NodeFailure';
   }
@@ -118,8 +126,9 @@ export class SignerCoordinator {
     }
     if (Math.abs(Date.now() - p.timestamp) > MAX_CLOCK_SKEW_MS) throw new NodeFailure(node.id, 'inconsistent', `the answer to ${path} is stale`);
     if (p.status >= 400) {
-      const b = (p.body ?? {}) as { error?: string; message?: string };
-      throw new NodeFailure(node.id, 'refused', `${path} refused with ${p.status} ${b.error ?? ''}: ${b.message ?? ''}`, p.status, b.error);
+      const b = (p.body ?? {}) as { error?: string; message?: string; details?: unknown };
+      const details = b.details !== null && typeof b.details === 'object' && !Array.isArray(b.details) ? (b.details as Record<string, unknown>) : undefined;
+      throw new NodeFailure(node.id, 'refused', `${path} refused with ${p.status} ${b.error ?? ''}: ${b.message ?? ''}`, p.status, b.error, details);
     }
     if (p.inReplyTo !== request.payload.messageId) throw new NodeFailure(node.id, 'inconsistent', `the answer to ${path} is for another request`);
     return p.body as T;
@@ -171,7 +180,7 @@ export class SignerCoordinator {
    * `expected` (from runDkg) pins the wallet's public package; pass it. Without it the first node's
    * package is used and the others must match it (a node that disagrees is excluded).
    */
-  async sign(nodes: SignerNodeRef[], walletId: string, message: Uint8Array, expected?: WirePublic): Promise<SignResult> {
+  async sign(nodes: SignerNodeRef[], walletId: string, message: Uint8Array, expected?: WirePublic, options: { version?: number } = {}): Promise<SignResult> {
     if (!(message instanceof Uint8Array) || message.length !== 32) throw new Error('the message must be 32 bytes');
     const failures: NodeFailure[] = [];
     const excluded = new Set<string>();
@@ -182,7 +191,7 @@ export class SignerCoordinator {
       if (available.length < threshold) break;
       const quorum = available.slice(0, threshold);
       try {
-        const result = await this.signWith(quorum, walletId, message, pub);
+        const result = await this.signWith(quorum, walletId, message, pub, options.version);
         return { ...result, quorum: quorum.map((n) => n.id), failures };
       } catch (error) {
         if (error instanceof QuorumError) {
@@ -199,10 +208,11 @@ export class SignerCoordinator {
     throw new QuorumError(`no quorum of ${pub?.signers.min ?? '?'} nodes could sign for wallet ${walletId}`, failures);
   }
 
-  private async signWith(quorum: SignerNodeRef[], walletId: string, message: Uint8Array, expected?: WirePublic) {
+  private async signWith(quorum: SignerNodeRef[], walletId: string, message: Uint8Array, expected?: WirePublic, version?: number) {
     const sessionId = randomUUID();
+    // With `version`, a node whose current share version differs refuses (version-not-current).
     const commits = await allOrFail(quorum, (n) =>
-      this.call<{ identifier: string; commitments: WireCommitments; public: WirePublic }>(n, '/sign/commit', { walletId, sessionId }),
+      this.call<{ identifier: string; commitments: WireCommitments; public: WirePublic }>(n, '/sign/commit', { walletId, sessionId, ...(version === undefined ? {} : { version }) }),
     );
     // The wallet's public package: the one pinned by the caller, else the one the quorum agrees on.
     const pub = expected ?? commits[0]!.public;

@@ -4,6 +4,8 @@ import { CustodyController } from './custody.controller.js';
 import { CustodyService } from './custody.service.js';
 import { CustodyWalletService } from './custody-wallet.service.js';
 import { CeremonySigningService } from './ceremony-signing.service.js';
+import { ShareMaintenanceController } from './share-maintenance.controller.js';
+import { ShareMaintenanceService } from './share-maintenance.service.js';
 
 /**
  * Custody (docs/custody-service.md): operators and their signed approvals, versioned wallet
@@ -11,8 +13,8 @@ import { CeremonySigningService } from './ceremony-signing.service.js';
  */
 @Module({
   imports: [LedgerModule],
-  controllers: [CustodyController],
-  providers: [CustodyService, CustodyWalletService, CeremonySigningService],
-  exports: [CustodyService, CustodyWalletService, CeremonySigningService],
+  controllers: [CustodyController, ShareMaintenanceController],
+  providers: [CustodyService, CustodyWalletService, CeremonySigningService, ShareMaintenanceService],
+  exports: [CustodyService, CustodyWalletService, CeremonySigningService, ShareMaintenanceService],
 })
 export class CustodyModule {}

@@ -9,7 +9,7 @@
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import {
-  aggregateSignature, dkgAbort, dkgFinalize, dkgRound1 as frostDkgRound1, dkgRound2 as frostDkgRound2, identifierFromName,
+  InvalidReshareError, aggregateSignature, dkgAbort, dkgFinalize, reshareDeal, reshareFinalize, dkgRound1 as frostDkgRound1, dkgRound2 as frostDkgRound2, identifierFromName,
   signRound1, signRound2, verifySignature as frostVerifySignature, verifySignatureShare,
   type DkgState, type KeyPackage, type PublicKeyPackage,
 } from '../frost/index.js';
@@ -125,4 +125,57 @@ export function aggregate(pub: WirePublic, list: WireCommitments[], message: Uin
 /** FROST(secp256k1, SHA-256) verification of a group signature. */
 export function verifySignature(signature: Uint8Array, message: Uint8Array, groupPublicKey: Uint8Array): boolean {
   return frostVerifySignature(hex(signature), message, hex(groupPublicKey));
+}
+
+/** A dealer's public reshare broadcast: Feldman commitments of its fresh polynomial, `[0] = lambda_i * PK_i`. */
+export interface WireReshareCommitment { from: string; commitment: string[] }
+
+/** Dealers of a refresh/reshare whose commitment or sub-share does not check out, by identifier. */
+export class ReshareCulpritsError extends Error {
+  constructor(readonly culprits: string[]) {
+    super(`invalid reshare contribution from ${culprits.join(', ')}`);
+  }
+}
+
+/**
+ * Refresh/reshare step 1 (docs/custody-frost.md), run by an old signer in the dealer quorum: a fresh
+ * VSS of its Lagrange-weighted share to the new members. Returns the broadcast and one SECRET
+ * sub-share (32 bytes) per new member identifier.
+ */
+export function reshareDealShares(
+  secret: SigningSecret,
+  oldPublic: WirePublic,
+  dealers: string[],
+  threshold: number,
+  members: string[],
+): { broadcast: WireReshareCommitment; subShares: Record<string, Uint8Array> } {
+  const { broadcast, shares } = reshareDeal(keyPackage(secret, oldPublic), toPackage(oldPublic), dealers, { min: threshold, max: members.length }, members);
+  return { broadcast, subShares: Object.fromEntries(shares.map((s) => [s.to, bytes(s.signingShare, 'sub-share')])) };
+}
+
+/**
+ * Refresh/reshare step 2, run by each new member: checks every dealer's commitment against its old
+ * verifying share and every sub-share against its dealer's commitment (culprits named by
+ * ReshareCulpritsError), and returns the new signing share and the new public package, whose group
+ * key is the old one (checked).
+ */
+export function reshareFinaliseShare(
+  identifier: string,
+  oldPublic: WirePublic,
+  dealers: string[],
+  threshold: number,
+  members: string[],
+  broadcasts: WireReshareCommitment[],
+  received: { from: string; signingShare: Uint8Array }[],
+): { secret: SigningSecret; public: WirePublic } {
+  try {
+    const { keyPackage: key, publicPackage } = reshareFinalize(
+      identifier, toPackage(oldPublic), dealers, { min: threshold, max: members.length }, members, broadcasts,
+      received.map((r) => ({ from: r.from, to: identifier, signingShare: hex(r.signingShare) })),
+    );
+    return { secret: { identifier: key.identifier, signingShare: bytes(key.signingShare, 'signing share') }, public: fromPackage(publicPackage) };
+  } catch (error) {
+    if (error instanceof InvalidReshareError) throw new ReshareCulpritsError(error.culprits);
+    throw error;
+  }
 }

@@ -15,18 +15,20 @@ import {
   commit, dkgClean, dkgFinalise, dkgRound1, dkgRound2, identifierOf, noncesFromBytes, noncesToBytes, signShare,
   verifyingShareOf, type DkgRoundSecret, type WireCommitments, type WirePublic, type WireRound1,
 } from './frost-adapter.js';
-import { NonceUnknownError, NonceUsedError, type SignerStore } from './signer-store.js';
+import { NonceUnknownError, NonceUsedError, type SignerStore, type StoredShare } from './signer-store.js';
 import { canonicalJson } from './message-auth.js';
+import { ShareMaintenance } from './share-maintenance.js';
 
 export class SignerError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  /** `details`: public facts the caller needs to act on (e.g. the culprits of a reshare), never secrets. */
+  constructor(readonly status: number, readonly code: string, message: string, readonly details?: Record<string, unknown>) {
     super(message);
   }
 }
 
 const DKG_TTL_MS = 10 * 60_000;
 const SHARE_VERSION = 1;
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 interface Ceremony {
   threshold: number;
@@ -42,13 +44,16 @@ export interface EncryptedPackage { from: string; to: string; iv: string; cipher
 
 export class SignerNode {
   private readonly ceremonies = new Map<string, Ceremony>();
+  private readonly maintenance: ShareMaintenance;
 
   constructor(
     readonly nodeId: string,
     private readonly hsm: EnvelopeHsm,
     private readonly store: SignerStore,
     private readonly kekLabel: string,
-  ) {}
+  ) {
+    this.maintenance = new ShareMaintenance(this, hsm, store, kekLabel);
+  }
 
   get identifier(): string {
     return identifierOf(this.nodeId);
@@ -62,6 +67,12 @@ export class SignerNode {
       case '/dkg/finalise': return this.dkgFinalise(b);
       case '/sign/commit': return this.signCommit(b);
       case '/sign/share': return this.signShare(b);
+      case '/reshare/prepare':
+      case '/reshare/deal':
+      case '/reshare/stage':
+      case '/reshare/commit':
+      case '/reshare/abort':
+        return this.maintenance.handle(path, b);
       default: throw new SignerError(404, 'not-found', `no endpoint ${path}`);
     }
   }
@@ -80,7 +91,7 @@ export class SignerNode {
     if (!Number.isInteger(threshold) || (threshold as number) < 2 || (threshold as number) > participants.length) {
       throw new SignerError(400, 'bad-request', 'threshold must be an integer from 2 to the number of participants');
     }
-    if (await this.store.latestShare(walletId)) throw new SignerError(409, 'wallet-exists', `node ${this.nodeId} already holds a share of wallet ${walletId}`);
+    if (await this.store.hasShare(walletId)) throw new SignerError(409, 'wallet-exists', `node ${this.nodeId} already holds a share of wallet ${walletId}`);
     this.expireCeremonies();
     if (this.ceremonies.has(walletId)) throw new SignerError(409, 'ceremony-running', `a key generation for wallet ${walletId} is already running`);
     const { secret, broadcast } = dkgRound1(this.identifier, threshold as number, participants.length);
@@ -179,7 +190,11 @@ export class SignerNode {
   private async signCommit(b: Record<string, unknown>): Promise<unknown> {
     const walletId = requireId(b.walletId, 'walletId');
     const sessionId = requireId(b.sessionId, 'sessionId');
-    const { secret, publicPackage } = await this.openShare(walletId);
+    const { secret, publicPackage, version } = await this.openShare(walletId);
+    if (b.version !== undefined && b.version !== version) {
+      secret.signingShare.fill(0);
+      throw new SignerError(409, 'version-not-current', `share version ${String(b.version)} of wallet ${walletId} is not current on node ${this.nodeId} (current: ${version})`);
+    }
     const { nonces, commitments } = commit(secret, publicPackage);
     secret.signingShare.fill(0);
     const raw = noncesToBytes(nonces);
@@ -188,12 +203,12 @@ export class SignerNode {
     let stored: boolean;
     try {
       const sealed = await seal(this.hsm, this.kekLabel, raw, nonceContext(walletId, this.nodeId, sessionId, commitments));
-      stored = await this.store.insertNonces(sessionId, walletId, commitments, sealed);
+      stored = await this.store.insertNonces(sessionId, walletId, commitments, sealed, version);
     } finally {
       raw.fill(0);
     }
     if (!stored) throw new SignerError(409, 'session-exists', `signing session ${sessionId} already has a commitment on node ${this.nodeId}`);
-    return { nodeId: this.nodeId, identifier: this.identifier, commitments, public: publicPackage };
+    return { nodeId: this.nodeId, identifier: this.identifier, commitments, public: publicPackage, version };
   }
 
   /** RFC 9591 section 5.2: the nonce is marked used in the same transaction, before the share is computed. */
@@ -204,10 +219,14 @@ export class SignerNode {
     const message = Uint8Array.from(Buffer.from(b.message, 'hex'));
     const list = b.commitments;
     if (!Array.isArray(list) || !list.every(isCommitments)) throw new SignerError(400, 'bad-request', 'commitments must be a list of {identifier, hiding, binding}');
-    const { secret, publicPackage } = await this.openShare(walletId);
+    const { secret, publicPackage, version } = await this.openShare(walletId);
     try {
       if (list.length < publicPackage.signers.min) throw new SignerError(400, 'bad-request', `at least ${publicPackage.signers.min} commitments are needed`);
-      return await this.store.consumeNonces(sessionId, walletId, async (sealed, stored) => {
+      return await this.store.consumeNonces(sessionId, walletId, async (sealed, stored, nonceVersion) => {
+        // A nonce drawn under a share version that has since been replaced is spent, never used with the new share.
+        if (nonceVersion !== null && nonceVersion !== version) {
+          throw new SignerError(409, 'version-not-current', `session ${sessionId} was committed under share version ${nonceVersion}, which is no longer current on node ${this.nodeId}`);
+        }
         const mine = list.filter((c) => c.identifier === this.identifier);
         if (mine.length !== 1 || mine[0]!.hiding !== stored.hiding || mine[0]!.binding !== stored.binding) {
           throw new SignerError(400, 'bad-request', `the commitment list does not carry node ${this.nodeId}'s commitment for session ${sessionId}`);
@@ -234,10 +253,16 @@ export class SignerNode {
     }
   }
 
-  /** Opens the sealed share and checks it against the public verifying share it was stored with. */
-  private async openShare(walletId: string) {
-    const row = await this.store.latestShare(walletId);
-    if (row === undefined) throw new SignerError(404, 'wallet-unknown', `node ${this.nodeId} holds no share of wallet ${walletId}`);
+  /** Opens the current sealed share and checks it against the public verifying share it was stored with. */
+  async openShare(walletId: string) {
+    const row = await this.store.currentShare(walletId);
+    if (row === undefined) throw new SignerError(404, 'wallet-unknown', `node ${this.nodeId} holds no current share of wallet ${walletId}`);
+    return this.openStored(row);
+  }
+
+  /** Opens a stored share row (current or staged) and checks it against its public data. */
+  async openStored(row: StoredShare) {
+    const walletId = row.walletId;
     let signingShare: Uint8Array<ArrayBuffer>;
     try {
       signingShare = new Uint8Array(await open(this.hsm, row.sealedShare, shareContext(walletId, this.nodeId, row.version, row.verifyingShare)));
@@ -251,7 +276,7 @@ export class SignerNode {
       signingShare.fill(0);
       throw new SignerError(500, 'share-mismatch', `the share of wallet ${walletId} on node ${this.nodeId} does not match its verifying share`);
     }
-    return { secret: { identifier: row.identifier, signingShare }, publicPackage: row.publicPackage };
+    return { secret: { identifier: row.identifier, signingShare }, publicPackage: row.publicPackage, version: row.version };
   }
 
   private ceremony(walletId: string): Ceremony {
@@ -299,20 +324,20 @@ function packageKey(own: Uint8Array, peerPublicHex: string, walletId: string, fr
   return key;
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+export const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-function requireObject(v: unknown): Record<string, unknown> {
+export function requireObject(v: unknown): Record<string, unknown> {
   if (!isRecord(v)) throw new SignerError(400, 'bad-request', 'the request body must be a JSON object');
   return v;
 }
 
-function requireId(v: unknown, what: string): string {
+export function requireId(v: unknown, what: string): string {
   if (typeof v !== 'string' || !ID_RE.test(v)) throw new SignerError(400, 'bad-request', `${what} must be 1-128 characters of A-Z a-z 0-9 . _ : -`);
   return v;
 }
 
-const HEX = (v: unknown): v is string => typeof v === 'string' && /^([0-9a-f]{2})+$/.test(v);
+export const HEX = (v: unknown): v is string => typeof v === 'string' && /^([0-9a-f]{2})+$/.test(v);
 
 function isCommitments(v: unknown): v is WireCommitments {
   return isRecord(v) && HEX(v.identifier) && HEX(v.hiding) && HEX(v.binding);

@@ -5,6 +5,7 @@
  *   GET  /health          liveness, unsigned
  *   GET  /identity        node id, FROST identifier, P-256 public key (pinned by the coordinator)
  *   POST /dkg/round1 | /dkg/round2 | /dkg/finalise | /sign/commit | /sign/share
+ *   POST /reshare/prepare | /reshare/deal | /reshare/stage | /reshare/commit | /reshare/abort
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +14,10 @@ import { SignerError, type SignerNode } from './signer-node.js';
 import type { SignerStore } from './signer-store.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
-const POST_PATHS = new Set(['/dkg/round1', '/dkg/round2', '/dkg/finalise', '/sign/commit', '/sign/share']);
+const POST_PATHS = new Set([
+  '/dkg/round1', '/dkg/round2', '/dkg/finalise', '/sign/commit', '/sign/share',
+  '/reshare/prepare', '/reshare/deal', '/reshare/stage', '/reshare/commit', '/reshare/abort',
+]);
 
 export interface SignerServerOptions {
   node: SignerNode;
@@ -84,7 +88,7 @@ export function createSignerServer(options: SignerServerOptions): http.Server {
         } catch (error) {
           if (error instanceof SignerError) {
             log(`${path}: ${error.status} ${error.code}`);
-            await reply(error.status, { error: error.code, message: error.message });
+            await reply(error.status, { error: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) });
           } else {
             // Never echo unexpected errors: they might carry data the node holds.
             log(`${path}: internal error ${(error as Error)?.name ?? 'Error'}`);
