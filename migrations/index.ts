@@ -10,9 +10,19 @@ import { Ledger1700000000100 } from './1700000000100-Ledger.js';
 import { Audit1700000000200 } from './1700000000200-Audit.js';
 import { Zk1700000000300 } from './1700000000300-Zk.js';
 import { Custody1700000000400 } from './1700000000400-Custody.js';
-import { AnalyticsKeys1700000000500 } from './1700000000500-AnalyticsKeys.js';
 import { CustodyPolicyQuorum1700000000410 } from './1700000000410-CustodyPolicyQuorum.js';
-import { AnalyticsTasks1700000000510 } from './1700000000510-AnalyticsTasks.js';
 import { CustodyShareMaintenance1700000000420 } from './1700000000420-CustodyShareMaintenance.js';
+import { AnalyticsKeys1700000000500 } from './1700000000500-AnalyticsKeys.js';
+import { AnalyticsTasks1700000000510 } from './1700000000510-AnalyticsTasks.js';
 
-export const MIGRATIONS: (new () => MigrationInterface)[] = [Foundation1700000000000, Ledger1700000000100, Audit1700000000200, Zk1700000000300, Custody1700000000400, AnalyticsKeys1700000000500, CustodyPolicyQuorum1700000000410, AnalyticsTasks1700000000510, CustodyShareMaintenance1700000000420];
+export const MIGRATIONS: (new () => MigrationInterface)[] = [
+  Foundation1700000000000,
+  Ledger1700000000100,
+  Audit1700000000200,
+  Zk1700000000300,
+  Custody1700000000400,
+  CustodyPolicyQuorum1700000000410,
+  CustodyShareMaintenance1700000000420,
+  AnalyticsKeys1700000000500,
+  AnalyticsTasks1700000000510,
+];
