@@ -14,6 +14,11 @@
  *   npm run operator -- policy show <proposalId>
  *   npm run operator -- policy approve <proposalId> [--yes]
  *   npm run operator -- policy reject <proposalId> --reason "..."
+ *   npm run operator -- maintenance list [--wallet <walletId>] [--all]
+ *   npm run operator -- maintenance show <maintenanceId>
+ *   npm run operator -- maintenance approve <maintenanceId> [--yes]
+ *   npm run operator -- maintenance reject <maintenanceId> --reason "..."
+ *   npm run operator -- maintenance follow <maintenanceId> [--timeout <s>]
  *
  * Exit codes: 0 ok, 1 the API refused (or the server's digest did not match, or nothing was
  * approved), 2 usage.
@@ -26,6 +31,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
 import { keccak256 } from 'ethers';
 import { ceremonyDigest, digestHex, policyProposalDigest, type OperatorCurve, type PolicyTerms } from '../service/approval-digest.js';
+import { maintenanceDigest } from '../service/share-maintenance-digest.js';
 
 const USAGE = `usage: operator [options] <command>
 commands:
@@ -40,6 +46,11 @@ commands:
   policy show <proposalId>                        current and proposed policy, approvals, digest (checked locally)
   policy approve <proposalId> [--yes]             sign the locally recomputed proposal digest and send the approval
   policy reject <proposalId> --reason "..."       reject a policy proposal
+  maintenance list [--wallet <id>] [--all]        share refresh/reshare ceremonies awaiting approval (--all: any status)
+  maintenance show <maintenanceId>                old and new node set and threshold, approvals, digest (checked locally)
+  maintenance approve <maintenanceId> [--yes]     sign the locally recomputed maintenance digest and send the approval
+  maintenance reject <maintenanceId> --reason "..."  reject a maintenance ceremony before it runs
+  maintenance follow <maintenanceId> [--timeout <s>] poll until completed, rejected, expired or aborted
 options (or environment):
   --url <url>           API base URL (OPERATOR_API_URL)
   --api-key <key>       the operator principal's API key (OPERATOR_API_KEY)
@@ -47,7 +58,7 @@ options (or environment):
   --key-file <file>     approval private key, PEM or hex (OPERATOR_KEY_FILE)
   --curve <curve>       curve of a hex key file, or of keygen (default secp256k1)
   --interval <s>        follow: seconds between polls (default 2)
-  --wallet <id>         policy list: only this wallet's proposals
+  --wallet <id>         policy list / maintenance list: only this wallet's
 exit codes: 0 ok, 1 the API refused or the check failed, 2 usage`;
 
 const FINAL = new Set(['confirmed', 'rejected', 'expired', 'aborted']);
@@ -383,6 +394,180 @@ async function policyCommand(opts: Opts, args: string[]): Promise<number> {
   }
 }
 
+// ----------------------------------------------------------------------- share maintenance
+
+interface Maintenance {
+  id: string;
+  walletId: string;
+  wallet: string;
+  kind: string;
+  status: string;
+  phase: string | null;
+  reason: string | null;
+  groupKey: string;
+  policyVersion: number;
+  quorum: number;
+  fromNodes: string[];
+  fromThreshold: number;
+  fromVersion: number;
+  toNodes: string[];
+  toThreshold: number;
+  toVersion: number;
+  digest: string;
+  approvals: string[];
+  dealers: string[] | null;
+  failures: { node: string; kind: string }[] | null;
+  expiresAt: string;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+const MAINTENANCE_FINAL = new Set(['completed', 'rejected', 'expired', 'aborted']);
+
+function maintenanceId(args: string[]): string {
+  if (args.length !== 1 || !UUID.test(args[0]!)) throw new UsageError('expected one maintenance ceremony id (a UUID)');
+  return args[0]!;
+}
+
+const nodeSet = (nodes: string[], t: number) => `${t}-of-${nodes.length} {${nodes.join(', ')}}`;
+
+/** Prints the ceremony and what it changes: node set, threshold and share version, old against new. */
+function printMaintenance(m: Maintenance): void {
+  const leaving = m.fromNodes.filter((n) => !m.toNodes.includes(n));
+  const joining = m.toNodes.filter((n) => !m.fromNodes.includes(n));
+  const rows: [string, string][] = [
+    ['maintenance', m.id],
+    ['kind', m.kind === 'refresh' ? 'refresh (same key, same nodes and threshold, new shares)' : m.kind === 'reshare' ? 'reshare (same key, new node set and/or threshold)' : m.kind],
+    ['status', m.status + (m.phase ? `/${m.phase}` : '') + (m.reason ? ` (${m.reason})` : '')],
+    ['wallet', `${m.wallet} (${m.walletId}, policy v${m.policyVersion})`],
+    ['groupKey', `${m.groupKey} (unchanged by maintenance)`],
+    ['nodes', `${nodeSet(m.fromNodes, m.fromThreshold)} -> ${nodeSet(m.toNodes, m.toThreshold)}`],
+    ['leaving', leaving.length ? `${leaving.join(', ')} (their shares are deleted)` : '-'],
+    ['joining', joining.length ? joining.join(', ') : '-'],
+    ['threshold', `${m.fromThreshold} -> ${m.toThreshold}${m.fromThreshold !== m.toThreshold ? '   <- changes' : ''}`],
+    ['shares', `version ${m.fromVersion} -> ${m.toVersion}`],
+    ['expiresAt', m.expiresAt],
+    ['approvals', `${m.approvals.length} of ${m.quorum}${m.approvals.length ? ': ' + m.approvals.join(', ') : ''}`],
+  ];
+  if (m.dealers) rows.push(['dealers', m.dealers.join(', ')]);
+  if (m.failures?.length) rows.push(['failures', m.failures.map((f) => `${f.node}: ${f.kind}`).join(', ')]);
+  if (m.completedAt) rows.push(['completed', m.completedAt]);
+  for (const [k, v] of rows) console.log(`${k.padEnd(11)} ${v}`);
+}
+
+/**
+ * Recomputes the digest from the fields just printed (share-maintenance-digest.ts) and prints both;
+ * throws Refused when the server's differs, or when the fields contradict the kind shown.
+ */
+function checkMaintenanceDigest(m: Maintenance): Uint8Array {
+  if (m.kind !== 'refresh' && m.kind !== 'reshare') throw new Refused(`unknown maintenance kind "${m.kind}": refusing to sign`);
+  const digest = maintenanceDigest({
+    ceremonyId: m.id,
+    kind: m.kind,
+    wallet: m.wallet,
+    groupKey: m.groupKey,
+    fromNodes: m.fromNodes,
+    fromThreshold: m.fromThreshold,
+    fromVersion: m.fromVersion,
+    toNodes: m.toNodes,
+    toThreshold: m.toThreshold,
+    toVersion: m.toVersion,
+    expiresAt: new Date(m.expiresAt),
+  });
+  const hex = digestHex(digest);
+  console.log(`${'digest'.padEnd(11)} ${m.digest} (server)`);
+  console.log(`${''.padEnd(11)} ${hex} (recomputed here)`);
+  if (hex !== String(m.digest).toLowerCase()) throw new Refused(`the server's digest differs from the one recomputed from the maintenance ceremony's fields: refusing to sign`);
+  // The digest binds what is shown; these catch a ceremony whose fields say something other than its kind.
+  if (m.kind === 'refresh' && (m.fromThreshold !== m.toThreshold || m.fromNodes.join() !== m.toNodes.join())) {
+    throw new Refused('a refresh that changes the node set or threshold: refusing to sign');
+  }
+  if (m.toVersion !== m.fromVersion + 1) throw new Refused(`the new share version ${m.toVersion} does not follow ${m.fromVersion}: refusing to sign`);
+  if (m.toThreshold < 2 || m.toThreshold > m.toNodes.length) throw new Refused(`threshold ${m.toThreshold} of ${m.toNodes.length} nodes is not valid: refusing to sign`);
+  console.log(`${''.padEnd(11)} digests match`);
+  return digest;
+}
+
+async function maintenanceCommand(opts: Opts, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'list': {
+      if (rest.length) throw new UsageError('maintenance list takes no arguments');
+      const wallet = opts.wallet as string | undefined;
+      if (wallet !== undefined && !UUID.test(wallet)) throw new UsageError('--wallet must be a wallet id (a UUID)');
+      const all = await api(opts).call<Maintenance[]>('GET', `custody/maintenance${opts.all ? '' : '?status=requested'}`);
+      const list = wallet ? all.filter((m) => m.walletId.toLowerCase() === wallet.toLowerCase()) : all;
+      if (!list.length) {
+        console.log(opts.all ? 'no maintenance ceremonies' : 'no maintenance ceremonies awaiting approval');
+        return 0;
+      }
+      const rows = [['ID', 'KIND', 'STATUS', 'APPROVALS', 'WALLET', 'NODES', 'EXPIRES']];
+      for (const m of list) {
+        rows.push([m.id, m.kind, m.status + (m.phase ? `/${m.phase}` : ''), `${m.approvals.length}/${m.quorum}`, m.walletId,
+          `${m.fromThreshold}-of-${m.fromNodes.length} -> ${m.toThreshold}-of-${m.toNodes.length}`, m.expiresAt]);
+      }
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      for (const r of rows) console.log(r.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd());
+      return 0;
+    }
+    case 'show': {
+      const m = await api(opts).call<Maintenance>('GET', `custody/maintenance/${maintenanceId(rest)}`);
+      printMaintenance(m);
+      checkMaintenanceDigest(m);
+      return 0;
+    }
+    case 'approve': {
+      const id = maintenanceId(rest);
+      const client = api(opts);
+      const operator = need(opts, 'operator', 'OPERATOR_NAME');
+      const key = loadKey(need(opts, 'key-file', 'OPERATOR_KEY_FILE'), curveOf(opts.curve));
+      const m = await client.call<Maintenance>('GET', `custody/maintenance/${id}`);
+      printMaintenance(m);
+      const digest = checkMaintenanceDigest(m);
+      const what = `${m.kind} of ${m.wallet}: ${nodeSet(m.fromNodes, m.fromThreshold)} -> ${nodeSet(m.toNodes, m.toThreshold)}`;
+      if (!opts.yes && !(await confirm(`approve the ${what} as ${operator}? [y/N] `))) {
+        console.error('not approved');
+        return 1;
+      }
+      const after = await client.call<Maintenance>('POST', `custody/maintenance/${id}/approvals`, { operator, signature: key.sign(digest) });
+      console.log(`approved as ${operator}: status ${after.status}, ${after.approvals.length} of ${after.quorum} approvals${after.status === 'approved' ? '; the ceremony is queued to run on the signer nodes' : ''}`);
+      return 0;
+    }
+    case 'reject': {
+      const id = maintenanceId(rest);
+      const reason = need(opts, 'reason');
+      const client = api(opts);
+      const operator = need(opts, 'operator', 'OPERATOR_NAME');
+      const after = await client.call<Maintenance>('POST', `custody/maintenance/${id}/rejection`, { operator, reason });
+      console.log(`rejected as ${operator}: status ${after.status}`);
+      return 0;
+    }
+    case 'follow': {
+      const id = maintenanceId(rest);
+      const timeout = seconds(opts.timeout, 'timeout', 600);
+      const interval = seconds(opts.interval, 'interval', 2);
+      const client = api(opts);
+      const end = Date.now() + timeout * 1000;
+      let last = '';
+      for (;;) {
+        const m = await client.call<Maintenance>('GET', `custody/maintenance/${id}`);
+        const failures = m.failures?.length ? ` [${m.failures.map((f) => `${f.node}: ${f.kind}`).join(', ')}]` : '';
+        const state = `${m.status}${m.phase ? `/${m.phase}` : ''} (${m.approvals.length}/${m.quorum} approvals)${m.reason ? `: ${m.reason}` : ''}${failures}`;
+        if (state !== last) console.log(`${new Date().toISOString()} ${state}`);
+        last = state;
+        if (MAINTENANCE_FINAL.has(m.status)) return 0;
+        if (Date.now() + interval * 1000 > end) {
+          console.error(`still ${m.status} after ${timeout} s`);
+          return 1;
+        }
+        await sleep(interval * 1000);
+      }
+    }
+    default:
+      throw new UsageError(sub ? `unknown maintenance command "${sub}"` : 'missing maintenance command (list, show, approve, reject, follow)');
+  }
+}
+
 // ------------------------------------------------------------------------------------- main
 
 async function main(argv: string[]): Promise<number> {
@@ -484,6 +669,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'policy':
       return policyCommand(opts, args);
+    case 'maintenance':
+      return maintenanceCommand(opts, args);
     case 'follow': {
       const id = ceremonyId(args);
       const timeout = seconds(opts.timeout, 'timeout', 600);
