@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import path from 'node:path';
+import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap } from '@nestjs/common';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../../audit/audit.service.js';
 import { canonicalJsonBytes } from '../../audit/crypto/event-encoding.js';
+import { APP_CONFIG, type AppConfig } from '../../config/config.js';
+import { QueueService } from '../../queue/queue.service.js';
 import type { AuthenticatedPrincipal } from '../../auth/roles.js';
 import { ProblemError, conflict, notFound, unprocessable } from '../../common/problem.js';
 import {
@@ -21,8 +24,8 @@ import {
 } from '../crypto/index.js';
 import { FEATURE_SLOTS, type FeatureSlot } from '../features.js';
 import { AnalyticsKeyService, RegulatorDirectory, signedDigest, type CompletedKeySet, type Regulator } from '../regulators/index.js';
-import { aggregateGroups, storedCiphertext } from './aggregation.js';
-import { MAX_TOTAL, solveTotal } from './discrete-log-solver.js';
+import { GroupAccumulator, storedCiphertext } from './aggregation.js';
+import { MAX_TOTAL, configureDiscreteLogCache, solveTotalAsync } from './discrete-log-solver.js';
 import { NO_GROUP, TaskDefinitionError, canonicalDefinition, computeResult, slotMax, slotsOf, type GroupTotals, type ReleasedResult, type TaskDefinition } from './statistics.js';
 import type { AggregateViewDto, ApproveTaskDto, DefineTaskDto, RejectTaskDto, SubmitPartialsDto, TaskDto, TaskResultDto } from './tasks.dto.js';
 
@@ -31,10 +34,21 @@ export const MIN_COHORT = 5;
 /** Each regulator's total differential-privacy budget (sum of the epsilons of the tasks it approves). */
 export const EPSILON_BUDGET = 10;
 /**
- * Largest cohort of one task. Aggregation runs inside the k-th approval's transaction (about 35 us
- * per payment and decrypted slot here): this bound keeps that transaction to seconds.
+ * Largest cohort of one task. Aggregation runs as a background job that streams the cohort in
+ * batches (memory O(groups), not O(payments)); at about 35 us per payment and decrypted slot a
+ * cohort this size takes minutes per slot on one core (docs/analytics-service.md).
  */
-export const MAX_COHORT = 100_000;
+export const MAX_COHORT = 10_000_000;
+/** Payments read per batch while aggregating. */
+export const AGGREGATION_BATCH = 5_000;
+/** Queue of the aggregation step (approved -> aggregating -> decrypting). */
+export const AGGREGATE_QUEUE = 'analytics-task-aggregate';
+/** Queue of the combination step (decrypting -> released). */
+export const COMBINE_QUEUE = 'analytics-task-combine';
+/** Queue of the sweep that re-enqueues steps whose job is gone (pg-boss cron, every 5 minutes). */
+export const TASK_SWEEP_QUEUE = 'analytics-task-sweep';
+const TASK_SWEEP_CRON = '*/5 * * * *';
+const LIVE_JOB_STATES = new Set(['created', 'retry', 'active']);
 /** A task not released within this time expires (its intermediates are deleted). */
 export const TASK_TTL_MS = 7 * 24 * 3600 * 1000;
 /** Serialises task definitions, so the differencing check sees every earlier task. */
@@ -89,15 +103,90 @@ interface AggregateRow {
  * Every step is a conditional UPDATE ... WHERE status = <expected> in one transaction with its
  * audit event; the task row is locked (FOR UPDATE) while approvals and partials are counted, so
  * concurrent submissions cannot both believe they completed the quorum.
+ *
+ * Aggregation and combination are pg-boss jobs (AGGREGATE_QUEUE, COMBINE_QUEUE) enqueued in the
+ * transaction of the request that completes the quorum; a sweep re-enqueues steps whose job is
+ * gone. The jobs' heavy work runs outside transactions and is committed by a conditional
+ * transition, so retried or duplicated jobs are harmless.
  */
 @Injectable()
-export class TasksService {
+export class TasksService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('AnalyticsTasks');
+
   constructor(
     private readonly ds: DataSource,
     private readonly audit: AuditService,
     private readonly directory: RegulatorDirectory,
     private readonly keys: AnalyticsKeyService,
-  ) {}
+    // Both optional so scripts can build the service by hand: without a queue, each step runs
+    // right after the request that triggers it commits (as before jobs existed).
+    @Optional() private readonly queue?: QueueService,
+    @Optional() @Inject(APP_CONFIG) config?: AppConfig,
+  ) {
+    if (config) configureDiscreteLogCache(path.join(config.DATA_DIR, 'analytics', 'discrete-log'));
+    if (!queue) return;
+    const policy = { queue: { retryLimit: 5, retryDelay: 5, retryBackoff: true, expireInSeconds: 3600 }, worker: { pollingIntervalSeconds: 0.5 } };
+    queue.register<{ taskId: string }>(AGGREGATE_QUEUE, async (job) => this.runAggregation(job.data.taskId), policy);
+    queue.register<{ taskId: string }>(COMBINE_QUEUE, async (job) => this.runCombination(job.data.taskId), policy);
+    queue.register(TASK_SWEEP_QUEUE, async () => this.sweep(), { queue: { retryLimit: 0 } });
+  }
+
+  /** Schedules the sweep (one cron job for the deployment; upserting the schedule is idempotent). */
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.queue) return;
+    try {
+      await this.queue.createQueue(TASK_SWEEP_QUEUE, { retryLimit: 0 });
+      await (await this.queue.start()).schedule(TASK_SWEEP_QUEUE, TASK_SWEEP_CRON);
+    } catch (e) {
+      this.logger.warn(`cannot schedule the analytics task sweep: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Re-enqueues the step of every task that waits for a job no longer live (its retries used up,
+   * or its queue state lost): approved / aggregating -> aggregation; decrypting with k partial
+   * sets -> combination. Returns the task ids re-enqueued. Safe to race a live job: the steps
+   * are idempotent.
+   */
+  async sweep(): Promise<string[]> {
+    if (!this.queue) return [];
+    const stuck: { id: string; status: string }[] = await this.ds.query(
+      `SELECT t.id, t.status FROM analytics_task t JOIN analytics_key_set k ON k.id = t.key_set_id
+        WHERE t.expires_at > now() AND (t.status IN ('approved', 'aggregating')
+           OR (t.status = 'decrypting' AND (SELECT count(*) FROM analytics_partial p WHERE p.task_id = t.id) >= k.threshold))
+        ORDER BY t.created_at LIMIT 500`,
+    );
+    const boss = await this.queue.start();
+    const requeued: string[] = [];
+    for (const t of stuck) {
+      const id = String(t.id);
+      const queue = t.status === 'decrypting' ? COMBINE_QUEUE : AGGREGATE_QUEUE;
+      const jobs = await boss.findJobs(queue, { key: id });
+      if (jobs.some((j) => LIVE_JOB_STATES.has(String(j.state)))) continue;
+      await this.queue.send(queue, { taskId: id }, { singletonKey: id });
+      requeued.push(id);
+    }
+    if (requeued.length) this.logger.log(`analytics task sweep: ${requeued.length} step(s) re-enqueued`);
+    return requeued;
+  }
+
+  /**
+   * What follows the commit of a request that enqueued a step: with a queue, nothing (a worker,
+   * i.e. the worker process or this API process in embedded mode, picks the job up within a
+   * polling interval); without one (a service built by hand in a script), the step runs now.
+   */
+  private async afterCommit(step: () => Promise<string>): Promise<void> {
+    if (!this.queue) await step();
+  }
+
+  /**
+   * Runs every job step that is due for the task, in this process, and returns the status it is
+   * left in (what the queued jobs do; for tools and tests that run without workers).
+   */
+  async advance(taskId: string): Promise<string> {
+    await this.runAggregation(taskId);
+    return this.runCombination(taskId);
+  }
 
   // ------------------------------------------------------------------------------ define
 
@@ -202,11 +291,13 @@ export class TasksService {
 
   /**
    * One regulator's signed approval. Reaching the key set's threshold moves the task to
-   * approved and, in the same transaction, aggregates it (aggregating -> decrypting; a count
-   * task, which decrypts nothing, is released at once).
+   * approved and, in the same transaction, enqueues the aggregation job (the job exists iff the
+   * approval commits); the job moves it on (aggregating -> decrypting; a count task, which
+   * decrypts nothing, is released at once).
    */
   async approve(actor: AuthenticatedPrincipal, taskId: string, dto: ApproveTaskDto): Promise<TaskDto> {
     await this.expireDue();
+    let quorum = false;
     try {
       await this.ds.transaction(async (m) => {
         const task = await this.lockTask(m, taskId);
@@ -237,13 +328,15 @@ export class TasksService {
             { type: 'analytics.task.approved', actor: actor.name, subject: `analytics-task:${taskId}`, body: { taskId, approvals: Number(n), threshold: keySet.threshold } },
             m,
           );
-          await this.aggregate(m, actor.name, task, definition);
+          if (this.queue) await this.queue.send(AGGREGATE_QUEUE, { taskId }, { manager: m, singletonKey: taskId });
+          quorum = true;
         }
       });
     } catch (e) {
       if (isUniqueViolation(e)) throw conflict(`regulator ${dto.regulator} has already approved task ${taskId}`);
       throw e;
     }
+    if (quorum) await this.afterCommit(() => this.runAggregation(taskId));
     return this.get(taskId);
   }
 
@@ -264,60 +357,100 @@ export class TasksService {
   }
 
   /**
-   * approved -> aggregating -> decrypting: sums the cohort's ciphertexts per group and slot.
-   * Groups below the minimum cohort are suppressed before anything is summed.
+   * The aggregation job: approved -> aggregating -> decrypting. Sums the cohort's ciphertexts per
+   * group and slot, streaming the payments in keyset-paginated batches (only the slots the task
+   * decrypts leave the database). Groups below the minimum cohort are counted first and
+   * suppressed: their ciphertexts are never summed. Idempotent: each step is a conditional
+   * transition, the summing runs outside any transaction over a cohort fixed at definition
+   * (window and recordedUpTo), and its result is stored only while the task is still aggregating,
+   * so a retried or duplicated job changes nothing twice.
    */
-  private async aggregate(m: EntityManager, actor: string, task: TaskRow, definition: TaskDefinition): Promise<void> {
-    const taskId = task.id;
-    if (!(await this.transition(m, taskId, 'approved', 'aggregating'))) return;
-    await this.audit.append({ type: 'analytics.task.aggregating', actor, subject: `analytics-task:${taskId}`, body: { taskId } }, m);
+  async runAggregation(taskId: string): Promise<string> {
+    const actor = 'analytics-service';
+    let task = await this.ds.transaction(async (m) => {
+      const t = await this.lockTask(m, taskId);
+      if (t.status === 'approved' && (await this.transition(m, taskId, 'approved', 'aggregating'))) {
+        await this.audit.append({ type: 'analytics.task.aggregating', actor, subject: `analytics-task:${taskId}`, body: { taskId } }, m);
+        return { ...t, status: 'aggregating' };
+      }
+      return t;
+    });
+    if (task.status !== 'aggregating') return task.status;
+    const definition = parseJson<TaskDefinition>(task.definition);
     const slots = slotsOf(definition);
+    const t0 = performance.now();
+    const { aggregates, suppressed, payments } = await this.sumCohort(task, definition, slots);
+    const ms = Math.round(performance.now() - t0);
+    task = await this.ds.transaction(async (m) => {
+      const t = await this.lockTask(m, taskId);
+      if (t.status !== 'aggregating') return t;
+      await m.query(`DELETE FROM analytics_aggregate WHERE task_id = $1`, [taskId]);
+      await m.query(`UPDATE analytics_task SET suppressed_groups = $2 WHERE id = $1`, [taskId, suppressed]);
+      let stored = 0;
+      for (const a of aggregates) {
+        for (const slot of slots) {
+          await m.query(`INSERT INTO analytics_aggregate (task_id, slot, group_key, payments, ciphertext) VALUES ($1, $2, $3, $4, $5)`, [
+            taskId,
+            slot,
+            a.group,
+            a.payments,
+            JSON.stringify(a.ciphertexts[slot]),
+          ]);
+          stored += 1;
+        }
+      }
+      await this.transition(m, taskId, 'aggregating', 'decrypting');
+      await this.audit.append(
+        {
+          type: 'analytics.task.aggregated',
+          actor,
+          subject: `analytics-task:${taskId}`,
+          body: { taskId, payments, groups: aggregates.length, suppressedGroups: suppressed, aggregates: stored },
+        },
+        m,
+      );
+      if (slots.length === 0) {
+        // A count needs no decryption: the k approvals release it.
+        const totals: GroupTotals[] = aggregates.map((a) => ({ group: a.group, payments: a.payments, sums: {} }));
+        await this.release(m, actor, taskId, computeResult(definition, totals, suppressed), []);
+        return { ...t, status: 'released' };
+      }
+      return { ...t, status: 'decrypting' };
+    });
+    this.logger.log(`task ${taskId}: aggregated ${payments} payments over ${slots.length} slot(s) in ${ms} ms`);
+    return task.status;
+  }
+
+  /** Counts the cohort per group, then streams it in (occurred_at, id) order into the sums. */
+  private async sumCohort(task: TaskRow, definition: TaskDefinition, slots: readonly FeatureSlot[]) {
+    const byPayer = definition.groupBy === 'payer';
+    const params = [task.key_set_id, new Date(definition.window.from), new Date(definition.window.to), new Date(definition.recordedUpTo!)];
+    const cohortWhere = `key_set_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND recorded_at <= $4`;
+    const counts: { g: string; n: number }[] = await this.ds.query(
+      `SELECT ${byPayer ? 'payer' : `'${NO_GROUP}'`} AS g, count(*)::int AS n FROM analytics_payment WHERE ${cohortWhere} GROUP BY 1`,
+      params,
+    );
+    const acc = new GroupAccumulator(slots, new Map(counts.map((c) => [String(c.g), Number(c.n)])), definition.minCohort);
     // Only the slots this task decrypts leave the database (positions are constants, not input).
     const positions = slots.map((slot) => FEATURE_SLOTS.indexOf(slot));
-    const rows: Record<string, unknown>[] = await m.query(
-      `SELECT payer${positions.map((i) => `, ciphertexts->${i} AS c${i}`).join('')} FROM analytics_payment
-        WHERE key_set_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND recorded_at <= $4`,
-      [task.key_set_id, new Date(definition.window.from), new Date(definition.window.to), new Date(definition.recordedUpTo!)],
-    );
-    const { aggregates, suppressed } = aggregateGroups(
-      rows.map((r) => {
-        const ciphertexts: EncodedCiphertext[] = [];
-        for (const i of positions) ciphertexts[i] = parseJson<EncodedCiphertext>(r[`c${i}`]);
-        return { group: definition.groupBy === 'payer' ? String(r.payer) : NO_GROUP, ciphertexts };
-      }),
-      slots,
-      (slot) => FEATURE_SLOTS.indexOf(slot),
-      (_, n) => n >= definition.minCohort,
-    );
-    await m.query(`UPDATE analytics_task SET suppressed_groups = $2 WHERE id = $1`, [taskId, suppressed]);
-    let stored = 0;
-    for (const a of aggregates) {
-      for (const slot of slots) {
-        await m.query(`INSERT INTO analytics_aggregate (task_id, slot, group_key, payments, ciphertext) VALUES ($1, $2, $3, $4, $5)`, [
-          taskId,
-          slot,
-          a.group,
-          a.payments,
-          JSON.stringify(a.ciphertexts[slot]),
-        ]);
-        stored += 1;
+    const columns = positions.map((i) => `, ciphertexts->${i} AS c${i}`).join('');
+    // The cursor is the last row's (occurred_at, id), occurred_at as text to keep its microseconds.
+    let cursor: [string, string] | null = null;
+    for (;;) {
+      const rows: Record<string, unknown>[] = await this.ds.query(
+        `SELECT id, occurred_at::text AS at, payer${columns} FROM analytics_payment
+          WHERE ${cohortWhere} AND ($5::timestamptz IS NULL OR (occurred_at, id) > ($5::timestamptz, $6::uuid))
+          ORDER BY occurred_at, id LIMIT ${AGGREGATION_BATCH}`,
+        [...params, cursor?.[0] ?? null, cursor?.[1] ?? null],
+      );
+      for (const r of rows) {
+        acc.add(byPayer ? String(r.payer) : NO_GROUP, positions.map((i) => parseJson<EncodedCiphertext>(r[`c${i}`])));
       }
+      if (rows.length < AGGREGATION_BATCH) break;
+      const last = rows[rows.length - 1]!;
+      cursor = [String(last.at), String(last.id)];
     }
-    await this.transition(m, taskId, 'aggregating', 'decrypting');
-    await this.audit.append(
-      {
-        type: 'analytics.task.aggregated',
-        actor,
-        subject: `analytics-task:${taskId}`,
-        body: { taskId, payments: rows.length, groups: aggregates.length, suppressedGroups: suppressed, aggregates: stored },
-      },
-      m,
-    );
-    if (slots.length === 0) {
-      // A count needs no decryption: the k approvals release it.
-      const totals: GroupTotals[] = aggregates.map((a) => ({ group: a.group, payments: a.payments, sums: {} }));
-      await this.release(m, actor, taskId, computeResult(definition, totals, suppressed), []);
-    }
+    return acc.finish();
   }
 
   // ---------------------------------------------------------------------------- partials
@@ -326,12 +459,13 @@ export class TasksService {
    * One regulator's partial decryptions of every aggregate of a decrypting task. Each is checked
    * against the slot key's verification share for that regulator; one invalid proof refuses the
    * whole submission (422 naming the regulator and the aggregate, nothing stored). The k-th
-   * valid submission combines, solves the discrete logs, releases the result and deletes the
-   * intermediates, all in this transaction.
+   * valid submission enqueues the combination job in this transaction; the job combines, solves
+   * the discrete logs, releases the result and deletes the intermediates.
    */
   async submitPartials(actor: AuthenticatedPrincipal, taskId: string, dto: SubmitPartialsDto): Promise<TaskDto> {
     await this.expireDue();
     const submitted = dto.partials.map((p) => ({ aggregateId: p.aggregateId, partial: p.partial }));
+    let quorum = false;
     try {
       await this.ds.transaction(async (m) => {
         const task = await this.lockTask(m, taskId);
@@ -339,6 +473,11 @@ export class TasksService {
         if (task.status !== 'decrypting') throw conflict(`task ${taskId} is ${task.status}; it takes no partial decryptions`);
         const [dup] = await m.query(`SELECT 1 FROM analytics_partial WHERE task_id = $1 AND regulator_id = $2`, [taskId, regulator.id]);
         if (dup) throw conflict(`regulator ${regulator.name} has already submitted partial decryptions for task ${taskId}`);
+        // k verified sets always combine: once they are stored the combination job owns the task.
+        const [{ stored }] = await m.query(`SELECT count(*)::int AS stored FROM analytics_partial WHERE task_id = $1`, [taskId]);
+        if (Number(stored) >= keySet.threshold) {
+          throw conflict(`task ${taskId} already holds the ${keySet.threshold} partial decryption sets it needs and is being combined`);
+        }
         const digest = signedDigest(PARTIALS_DIGEST_DOMAIN, { taskId, regulator: regulator.name, partials: submitted });
         if (!this.directory.verifyRegulatorSignature(regulator, digest, dto.signature)) {
           throw unprocessable('analytics-bad-signature', `the signature does not verify with regulator ${regulator.name}'s key over the submission's digest`);
@@ -392,23 +531,41 @@ export class TasksService {
           m,
         );
         const [{ n }] = await m.query(`SELECT count(*)::int AS n FROM analytics_partial WHERE task_id = $1`, [taskId]);
-        if (Number(n) >= keySet.threshold) await this.combine(m, actor.name, task, keySet, aggregates);
+        if (Number(n) >= keySet.threshold) {
+          if (this.queue) await this.queue.send(COMBINE_QUEUE, { taskId }, { manager: m, singletonKey: taskId });
+          quorum = true;
+        }
       });
     } catch (e) {
       if (isUniqueViolation(e)) throw conflict(`regulator ${dto.regulator} has already submitted partial decryptions for task ${taskId}`);
       throw e;
     }
+    if (quorum) await this.afterCommit(() => this.runCombination(taskId));
     return this.get(taskId);
   }
 
   /**
-   * Combines k partial sets per aggregate, recovers each total by the discrete log, computes the
-   * statistic and releases it. A total beyond the 40-bit search range rejects the task.
+   * The combination job: combines k partial sets per aggregate, recovers each total by the
+   * discrete log (the large table off the event loop, see discrete-log-solver.ts), computes the
+   * statistic and releases it (decrypting -> released). A total beyond the 40-bit search range
+   * rejects the task. The solving runs outside any transaction; the release is a conditional
+   * transition, so a retried or duplicated job releases once. Does nothing while fewer than k
+   * partial sets are stored.
    */
-  private async combine(m: EntityManager, actor: string, task: TaskRow, keySet: CompletedKeySet, aggregates: AggregateRow[]): Promise<void> {
-    const taskId = task.id;
+  async runCombination(taskId: string): Promise<string> {
+    const [t] = await this.ds.query(`SELECT * FROM analytics_task WHERE id = $1`, [taskId]);
+    if (!t) return 'missing';
+    const task = { ...t, id: String(t.id), key_set_id: String(t.key_set_id) } as TaskRow;
+    if (task.status !== 'decrypting') return task.status;
+    const keySet = await this.keys.completedKeySet(task.key_set_id);
+    if (!keySet) return task.status;
+    const subs: { regulator_index: number; partials: unknown }[] = await this.ds.query(
+      `SELECT regulator_index, partials FROM analytics_partial WHERE task_id = $1 ORDER BY regulator_index`,
+      [taskId],
+    );
+    if (subs.length < keySet.threshold) return task.status;
+    const aggregates: AggregateRow[] = await this.ds.query(`SELECT id, slot, group_key, payments, ciphertext FROM analytics_aggregate WHERE task_id = $1`, [taskId]);
     const definition = parseJson<TaskDefinition>(task.definition);
-    const subs: { regulator_index: number; partials: unknown }[] = await m.query(`SELECT regulator_index, partials FROM analytics_partial WHERE task_id = $1 ORDER BY regulator_index`, [taskId]);
     const partialsOf = new Map<string, PartialDecryption[]>();
     for (const s of subs) {
       for (const p of parseJson<{ aggregateId: string; partial: EncodedPartialDecryption }[]>(s.partials)) {
@@ -419,6 +576,7 @@ export class TasksService {
     }
     const totals = new Map<string, GroupTotals>();
     let used: readonly number[] = [];
+    let outOfRange = false;
     try {
       for (const a of aggregates) {
         const id = String(a.id);
@@ -426,21 +584,29 @@ export class TasksService {
         const combined = combinePartialDecryptions(ct, partialsOf.get(id) ?? [], keySet.slots[a.slot], partialContext(taskId, id));
         used = combined.used;
         const bound = BigInt(a.payments) * slotMax(a.slot);
-        const value = solveTotal(combined.plaintextPoint, bound < MAX_TOTAL ? bound : MAX_TOTAL);
+        const value = await solveTotalAsync(combined.plaintextPoint, bound < MAX_TOTAL ? bound : MAX_TOTAL);
         const g = totals.get(a.group_key) ?? { group: a.group_key, payments: Number(a.payments), sums: {} };
         g.sums[a.slot] = value;
         totals.set(a.group_key, g);
       }
     } catch (e) {
       if (!(e instanceof DiscreteLogOutOfRangeError)) throw e;
-      const reason = 'a decrypted total lies outside the searchable range [0, 2^40)';
-      await this.transition(m, taskId, 'decrypting', 'rejected', reason);
-      await this.audit.append({ type: 'analytics.task.rejected', actor: 'analytics-service', subject: `analytics-task:${taskId}`, body: { taskId, from: 'decrypting', reason } }, m);
-      await this.deleteIntermediates(m, taskId, 'rejected');
-      return;
+      outOfRange = true;
     }
     const regulators = used.map((i) => keySet.participants.find((p) => p.index === i)?.regulator ?? String(i));
-    await this.release(m, actor, taskId, computeResult(definition, [...totals.values()], Number(task.suppressed_groups ?? 0)), regulators);
+    return this.ds.transaction(async (m) => {
+      const locked = await this.lockTask(m, taskId);
+      if (locked.status !== 'decrypting') return locked.status;
+      if (outOfRange) {
+        const reason = 'a decrypted total lies outside the searchable range [0, 2^40)';
+        await this.transition(m, taskId, 'decrypting', 'rejected', reason);
+        await this.audit.append({ type: 'analytics.task.rejected', actor: 'analytics-service', subject: `analytics-task:${taskId}`, body: { taskId, from: 'decrypting', reason } }, m);
+        await this.deleteIntermediates(m, taskId, 'rejected');
+        return 'rejected';
+      }
+      await this.release(m, 'analytics-service', taskId, computeResult(definition, [...totals.values()], Number(locked.suppressed_groups ?? 0)), regulators);
+      return 'released';
+    });
   }
 
   /** decrypting -> released with the result; then the intermediates go. */

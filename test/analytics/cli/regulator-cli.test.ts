@@ -27,6 +27,7 @@ import {
 import { FEATURE_SLOTS, featureVector } from '../../../src/analytics/features.js';
 import { AnalyticsKeyService } from '../../../src/analytics/regulators/index.js';
 import { runKeygen } from '../../../src/analytics/cli/regulator-protocol.js';
+import { QueueService } from '../../../src/queue/queue.service.js';
 import { ensureLocalToken } from '../../../src/hsm/local-token.js';
 import { buildEntryPoints } from '../../support/build-entry-points.js';
 import { backend, bearer, createKeySet, memoryRegulator, openAnalyticsApp, type AnalyticsApp, type MemoryRegulator } from '../regulators/support.js';
@@ -57,8 +58,21 @@ function node(script: string, args: string[], env: Record<string, string>): Prom
 
 const cli = (who: string, args: string[], extra: Record<string, string> = {}) => node(build.js(ENTRY), args, { ...homes[who]!.env, ...extra });
 
+/** Polls the task until it reaches `status` (the aggregation and combination run as queued jobs). */
+async function waitForStatus(taskId: string, status: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = '';
+  while (Date.now() < deadline) {
+    seen = (await request(c.server).get(`/analytics/tasks/${taskId}`).set(bearer(c.keys['cli-a']!))).body.status;
+    if (seen === status) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`task ${taskId} is ${seen}, not ${status}, after ${timeoutMs} ms`);
+}
+
 beforeAll(async () => {
   [c, build] = await Promise.all([openAnalyticsApp([...CLI_REGS, ...MEM_REGS]), buildEntryPoints([ENTRY, UNSEAL_SCRIPT], 'regulator-cli-')]);
+  await c.app.get(QueueService).startWorkers();
   scratch = fs.mkdtempSync(path.join(process.env.TEST_SCRATCH_DIR ?? os.tmpdir(), 'regulator-cli-'));
   for (const name of CLI_REGS) {
     const hsmDir = path.join(scratch, name, 'hsm');
@@ -249,6 +263,8 @@ describe(`regulator command-line client (${backend})`, () => {
     }
     const again = await cli('cli-a', ['approve', taskId]);
     expect(again.code).toBe(1);
+    // The quorum's approval enqueued the aggregation job; the workers of this app run it.
+    await waitForStatus(taskId, 'decrypting');
     for (const name of ['cli-a', 'cli-b']) {
       const r = await cli(name, ['decrypt', taskId]);
       expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
@@ -257,6 +273,7 @@ describe(`regulator command-line client (${backend})`, () => {
     expect(afterTwo.body.status).toBe('decrypting');
     const third = await cli('cli-c', ['decrypt', taskId]);
     expect({ code: third.code, stderr: third.stderr }).toEqual({ code: 0, stderr: '' });
+    await waitForStatus(taskId, 'released');
     const result = await request(c.server).get(`/analytics/tasks/${taskId}/result`).set(bearer(c.keys['cli-b']!));
     expect(result.status).toBe(200);
     expect(JSON.stringify(result.body.result)).toContain(`"value":"${amounts.reduce((a, b) => a + b, 0n)}"`);

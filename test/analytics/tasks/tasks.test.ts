@@ -2,7 +2,7 @@
  * Regulators' computation tasks over HTTP against real parts (PostgreSQL or PGlite, a real 3-of-5
  * DKG per slot, payments with real Groth16 proofs ingested through the service): the JOCONDE
  * lifecycle defined -> approved -> aggregating -> decrypting -> released, each step an audit
- * event; results decrypted by 3 of 5 regulators equal a plaintext recomputation (structuring
+ * event, aggregation and combination run by the queued jobs (pg-boss workers in this process); results decrypted by 3 of 5 regulators equal a plaintext recomputation (structuring
  * flags, sum, histogram, linear score, count); two regulators cannot combine; refusals with
  * problem+json and nothing stored (non-regulators, bad signatures, invalid partial proofs,
  * replays, cohorts below the minimum, differencing, budget overspend); intermediates deleted on
@@ -21,7 +21,8 @@ import {
 import { amountBucket, type FeatureSlot } from '../../../src/analytics/features.js';
 import { PaymentsService } from '../../../src/analytics/payments/payments.service.js';
 import { digestToHex, signedDigest } from '../../../src/analytics/regulators/index.js';
-import { EPSILON_BUDGET, MIN_COHORT, partialContext } from '../../../src/analytics/tasks/tasks.service.js';
+import { EPSILON_BUDGET, MIN_COHORT, TasksService, partialContext } from '../../../src/analytics/tasks/tasks.service.js';
+import { QueueService } from '../../../src/queue/queue.service.js';
 import type { AuthenticatedPrincipal } from '../../../src/auth/roles.js';
 import {
   ACCOUNTS,
@@ -56,6 +57,8 @@ beforeAll(async () => {
   // Bulk ingestion through the service (everything but the HTTP layer: proofs are verified).
   // B's payment after the window is recorded later, by the differencing test.
   for (const p of fx.payments.filter((x) => x.reference !== LATE)) await c.app.get(PaymentsService).record(walletPrincipal, bodyOf(p));
+  // The aggregation and combination jobs run here, as in the worker process or embedded mode.
+  await c.app.get(QueueService).startWorkers();
 }, 600_000);
 
 afterAll(async () => {
@@ -68,6 +71,17 @@ const events = (type: string, taskId?: string) =>
   count(`SELECT count(*) AS n FROM audit_event WHERE type = $1 AND ($2::text IS NULL OR subject = $2)`, [type, taskId ? `analytics-task:${taskId}` : null]);
 const define = (body: Json, key = c.keys['reg-a']) => request(c.server).post('/analytics/tasks').set(bearer(key)).send(body);
 const getTask = async (id: string): Promise<Json> => (await request(c.server).get(`/analytics/tasks/${id}`).set(bearer(c.keys['reg-a'])).expect(200)).body;
+/** Polls the task (as a client would) until its status is one of `statuses`. */
+async function settle(id: string, statuses: string[] = ['decrypting', 'released', 'rejected', 'expired']): Promise<Json> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const t = await getTask(id);
+    if (statuses.includes(t.status)) return t;
+    if (Date.now() > deadline) throw new Error(`task ${id} stayed ${t.status}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const released = (id: string) => settle(id, ['released', 'rejected', 'expired']);
 const approvalSignature = (task: Json, as: RegulatorName) => regulatorSign(fx.keySet, as, signedDigest('analytics-task', { taskId: task.id, definition: task.definition }));
 const approve = (task: Json, regulator: RegulatorName, opts: { key?: string; signature?: string } = {}) =>
   request(c.server)
@@ -93,14 +107,14 @@ async function runTask(body: Json, approvers: RegulatorName[] = ['reg-a', 'reg-b
   expect(d.status).toBe(201);
   let task: Json = d.body;
   for (const r of approvers) expect((await approve(task, r)).status).toBe(201);
-  task = await getTask(task.id);
+  task = await settle(task.id);
   if (task.status === 'decrypting') {
     for (const r of decryptors) {
       const res = await submit(task, partialsBody(task, r));
       expect(res.status).toBe(201);
     }
   }
-  task = await getTask(task.id);
+  task = await released(task.id);
   expect(task.status).toBe('released');
   const res = await result(task, approvers[0]!).expect(200);
   return { task, result: res.body.result as Json };
@@ -171,7 +185,10 @@ describe(`computation tasks (${backend})`, () => {
     expect((await approve(task, 'reg-b')).body.status).toBe('defined');
     const third = await approve(task, 'reg-c');
     expect(third.status).toBe(201);
-    task = third.body;
+    // The k-th approval only enqueues the aggregation; the job takes it on to decrypting.
+    expect(['approved', 'aggregating', 'decrypting']).toContain(third.body.status);
+    expectProblem(await approve(task, 'reg-d'), 409, /takes no more approvals/);
+    task = await settle(task.id);
     expect(task.status).toBe('decrypting');
     expect(task.approvals.map((a: Json) => a.regulator).sort()).toEqual(['reg-a', 'reg-b', 'reg-c']);
     // A and B have >= 5 payments; C (2) is suppressed. Structuring decrypts bucket2 and amount.
@@ -179,7 +196,6 @@ describe(`computation tasks (${backend})`, () => {
     expect(task.aggregates.map((a: Json) => `${a.group}/${a.slot}/${a.payments}`).sort()).toEqual(
       [`${ACCOUNTS.A}/amount/6`, `${ACCOUNTS.A}/bucket2/6`, `${ACCOUNTS.B}/amount/5`, `${ACCOUNTS.B}/bucket2/5`].sort(),
     );
-    expectProblem(await approve(task, 'reg-d'), 409, /takes no more approvals/);
     for (const t of ['analytics.task.approval', 'analytics.task.approved', 'analytics.task.aggregating', 'analytics.task.aggregated']) {
       expect(await events(t, task.id)).toBe(t === 'analytics.task.approval' ? 3 : 1);
     }
@@ -223,7 +239,9 @@ describe(`computation tasks (${backend})`, () => {
   it('releases with a third valid set (a non-approver may decrypt): flags equal the plaintext recomputation', async () => {
     const third = await submit(task, partialsBody(task, 'reg-d'));
     expect(third.status).toBe(201);
-    expect(third.body).toMatchObject({ status: 'released', aggregates: [], partialsFrom: [] });
+    // The k-th valid set enqueues the combination; the job releases.
+    expect(['decrypting', 'released']).toContain(third.body.status);
+    expect(await released(task.id)).toMatchObject({ status: 'released', aggregates: [], partialsFrom: [] });
     const res = await result(task, 'reg-a').expect(200);
     const expected = [...plainGroups()]
       .map(([payer, ps]) => ({ payer, payments: ps.length, justUnderThreshold: ps.filter((p) => amountBucket(BigInt(p.amount)) === 2).length, total: total(ps) }))
@@ -288,9 +306,9 @@ describe(`computation tasks (${backend})`, () => {
     expect(inWindow(wider.from, wider.to).length - inWindow().length).toBe(1);
     // The task defined before it does not include it.
     for (const r of ['reg-a', 'reg-b', 'reg-c'] as const) expect((await approve(early, r)).status).toBe(201);
-    let t = await getTask(early.id);
+    let t = await settle(early.id);
     for (const r of ['reg-a', 'reg-b', 'reg-c'] as const) expect((await submit(t, partialsBody(t, r))).status).toBe(201);
-    t = await getTask(early.id);
+    t = await released(early.id);
     expect((await result(t, 'reg-a').expect(200)).body.result.groups[0]).toMatchObject({ payments: inWindow().length, value: String(total(inWindow())) });
 
     // A task that would include it differs by one payment from the earlier tasks: refused.
@@ -328,22 +346,68 @@ describe(`computation tasks (${backend})`, () => {
     const approvals = await Promise.all((['reg-a', 'reg-b', 'reg-c', 'reg-d'] as const).map((r) => approve(t, r)));
     expect(approvals.map((r) => r.status).sort()).toEqual([201, 201, 201, 409]);
     expect(await events('analytics.task.approved', t.id)).toBe(1);
-    expect(await events('analytics.task.aggregated', t.id)).toBe(1);
-    const task = await getTask(t.id);
+    const task = await settle(t.id);
     expect(task.status).toBe('decrypting');
+    expect(await events('analytics.task.aggregated', t.id)).toBe(1);
     const bodies = (['reg-a', 'reg-b', 'reg-c', 'reg-d', 'reg-e'] as const).map((r) => partialsBody(task, r));
     const submissions = await Promise.all(bodies.map((b) => submit(task, b)));
     expect(submissions.map((r) => r.status).sort()).toEqual([201, 201, 201, 409, 409]);
+    await released(t.id);
     expect(await events('analytics.task.released', t.id)).toBe(1);
     const approver = (task.approvals as Json[])[0]!.regulator as RegulatorName;
     const res = await result(task, approver).expect(200);
     expect(res.body.result.groups[0].value).toBe(String(inWindow().filter((p) => amountBucket(BigInt(p.amount)) === 0).length));
   });
 
+  it('job steps are idempotent: duplicated and retried aggregation and combination change nothing twice', async () => {
+    const tasks = c.app.get(TasksService);
+    const t = (await define({ kind: 'sum', slot: 'bucket1', window: WINDOW })).body;
+    for (const r of ['reg-a', 'reg-b'] as const) expect((await approve(t, r)).status).toBe(201);
+    // Before the quorum there is nothing to aggregate.
+    expect(await tasks.runAggregation(t.id)).toBe('defined');
+    expect((await approve(t, 'reg-c')).status).toBe(201);
+    // The queued job and two duplicates race; exactly one aggregation is stored and logged.
+    const statuses = await Promise.all([tasks.runAggregation(t.id), tasks.runAggregation(t.id)]);
+    for (const s of statuses) expect(['aggregating', 'decrypting']).toContain(s);
+    const task = await settle(t.id);
+    expect(task.aggregates).toHaveLength(1);
+    expect(await count(`SELECT count(*) AS n FROM analytics_aggregate WHERE task_id = $1`, [t.id])).toBe(1);
+    for (const e of ['analytics.task.aggregating', 'analytics.task.aggregated']) expect(await events(e, t.id)).toBe(1);
+    // A combination job with fewer than k partial sets leaves the task decrypting.
+    expect((await submit(task, partialsBody(task, 'reg-a'))).status).toBe(201);
+    expect(await tasks.runCombination(t.id)).toBe('decrypting');
+    expect((await submit(task, partialsBody(task, 'reg-b'))).status).toBe(201);
+    expect((await submit(task, partialsBody(task, 'reg-c'))).status).toBe(201);
+    const combined = await Promise.all([tasks.runCombination(t.id), tasks.advance(t.id)]);
+    for (const s of combined) expect(s).toBe('released');
+    await released(t.id);
+    // A retry after release finds nothing to do.
+    expect(await tasks.advance(t.id)).toBe('released');
+    for (const e of ['analytics.task.released', 'analytics.task.intermediates-deleted', 'analytics.task.aggregated']) expect(await events(e, t.id)).toBe(1);
+    const res = await result(task, 'reg-a').expect(200);
+    expect(res.body.result.groups[0].value).toBe(String(inWindow().filter((p) => amountBucket(BigInt(p.amount)) === 1).length));
+  });
+
+  it('the sweep re-enqueues a step whose job is gone, and leaves tasks with a live job or nothing due alone', async () => {
+    const tasks = c.app.get(TasksService);
+    const t = (await define({ kind: 'sum', slot: 'crossBorder', window: WINDOW }, c.keys['reg-b'])).body;
+    for (const r of ['reg-a', 'reg-b', 'reg-c'] as const) expect((await approve(t, r)).status).toBe(201);
+    await settle(t.id);
+    expect(await tasks.sweep()).not.toContain(t.id);
+    // As if the worker died after moving the task to aggregating and the job used up its retries.
+    await c.ds.query(`DELETE FROM analytics_aggregate WHERE task_id = $1`, [t.id]);
+    await c.ds.query(`UPDATE analytics_task SET status = 'aggregating' WHERE id = $1`, [t.id]);
+    expect(await tasks.sweep()).toEqual([t.id]);
+    const task = await settle(t.id);
+    expect(task).toMatchObject({ status: 'decrypting', suppressedGroups: 0 });
+    expect(task.aggregates).toHaveLength(1);
+    expect(await tasks.sweep()).not.toContain(t.id);
+  });
+
   it('expires a task past its deadline, deleting its intermediates', async () => {
     const t = (await define({ kind: 'sum', slot: 'bucket3', window: WINDOW })).body;
     for (const r of ['reg-a', 'reg-b', 'reg-c'] as const) await approve(t, r);
-    expect((await getTask(t.id)).aggregates.length).toBe(1);
+    expect((await settle(t.id)).aggregates.length).toBe(1);
     await submit(await getTask(t.id), partialsBody(await getTask(t.id), 'reg-a'));
     await c.ds.query(`UPDATE analytics_task SET expires_at = now() - interval '1 second' WHERE id = $1`, [t.id]);
     const expired = await getTask(t.id);
