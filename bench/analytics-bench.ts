@@ -61,7 +61,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { BASE_AMOUNT_MAX, BULK_STEP_MS, BULK_WINDOW, PAYERS, SyntheticPayments, createPlainTwin } from './lib/analytics-bulk.js';
 import { dealKeySet, insertActiveKeySet, type BenchKeySet } from './lib/analytics-keyset.js';
 import { openBenchDatabase, type Backend, type BenchDatabase } from './lib/bench-db.js';
-import { loadAverages, machineInfo, projectRoot, writeResults } from './lib/harness.js';
+import { loadAverages, machineInfo, projectRoot, writeResults, optionReader } from './lib/harness.js';
 import { fig, log, median, now, percentile, prng, round, summarize } from './lib/stats.js';
 import type { DataSource } from 'typeorm';
 
@@ -92,20 +92,7 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const known = new Set(['--quick', '--backend', '--payments', '--sizes', '--reps', '--out', '--keep-db', '--skip-ingestion', '--skip-aggregation', '--skip-decryption']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`);
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    if (i < 0) return undefined;
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
-    return v;
-  };
-  const int = (name: string, fallback: number): number => {
-    const v = get(name);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-    return n;
-  };
+  const { get, int } = optionReader(argv);
   const quick = argv.includes('--quick');
   const backend = (get('--backend') ?? 'postgresql') as Backend;
   if (backend !== 'postgresql' && backend !== 'pglite') throw new Error('--backend must be postgresql or pglite');

@@ -36,7 +36,7 @@ import { startLocalLedgerNode, type LocalLedgerNode } from '../src/ledger/local-
 import { openBenchDatabase, type Backend, type BenchDatabase } from './lib/bench-db.js';
 import { BulkFiller, eventAt, syntheticEvent } from './lib/bulk-fill.js';
 import { fig, log, median, now, percentile, prng, round, summarize } from './lib/stats.js';
-import { projectRoot, machineInfo, writeResults, freePort } from './lib/harness.js';
+import { projectRoot, machineInfo, writeResults, freePort, optionReader } from './lib/harness.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -59,13 +59,7 @@ interface Options {
 const ROOT = projectRoot();
 
 function parseArgs(argv: string[]): Options {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    if (i < 0) return undefined;
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
-    return v;
-  };
+  const { get } = optionReader(argv);
   const known = new Set(['--backend', '--quick', '--duration', '--rounds', '--sizes', '--out', '--skip-appends', '--skip-proofs', '--skip-gas', '--keep-db', '--help']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (see --help)`);
   if (argv.includes('--help')) {

@@ -31,7 +31,7 @@ import {
   randomField,
   type EligibilityPolicy,
 } from './lib/zk-inputs.js';
-import { projectRoot, machineInfo, writeResults, freePort, loadAverages } from './lib/harness.js';
+import { projectRoot, machineInfo, writeResults, freePort, loadAverages, optionReader } from './lib/harness.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -58,20 +58,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = projectRoot();
 
 function parseArgs(argv: string[]): Options {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    if (i < 0) return undefined;
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
-    return v;
-  };
-  const int = (name: string, fallback: number): number => {
-    const v = get(name);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-    return n;
-  };
+  const { get, int } = optionReader(argv);
   const quick = argv.includes('--quick');
   return {
     quick,

@@ -62,3 +62,22 @@ export function loadAverages() {
   const [m1, m5, m15] = os.loadavg();
   return { '1m': round(m1!), '5m': round(m5!), '15m': round(m15!), unit: 'runnable processes (machine shared with other work)' };
 }
+
+/** Reads `--name value` options from argv: get() the raw value, int() a positive integer with a fallback. */
+export function optionReader(argv: readonly string[]) {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    if (i < 0) return undefined;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
+    return v;
+  };
+  const int = (name: string, fallback: number): number => {
+    const v = get(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
+    return n;
+  };
+  return { get, int };
+}
